@@ -1,0 +1,284 @@
+import Database from "better-sqlite3";
+import type { EmbedderInfo } from "../embed/embedder.js";
+import { migrate } from "./migrate.js";
+
+export type RecordStatus = "pending" | "committed" | "tombstone";
+
+/** A chunk as validated and normalised, ready for step 1. */
+export interface ChunkWrite {
+  chunkId: string;
+  collection: string;
+  docId: string | null;
+  text: string;
+  /** Canonical JSON: sorted keys. */
+  metadata: string;
+  contentHash: string;
+}
+
+export interface ChunkRow {
+  chunk_id: string;
+  collection: string;
+  doc_id: string | null;
+  text: string;
+  metadata: string;
+  content_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface LiveChunk extends ChunkRow {
+  generation: number;
+  status: RecordStatus;
+  model: string;
+}
+
+export interface RecordRow {
+  chunk_id: string;
+  status: RecordStatus;
+  generation: number;
+  vector_committed: number;
+  model: string;
+  state_changed_at: number;
+}
+
+export interface PendingWork {
+  chunk_id: string;
+  generation: number;
+  collection: string;
+  doc_id: string | null;
+  text: string;
+}
+
+export interface Tombstone {
+  chunk_id: string;
+  generation: number;
+}
+
+export interface StatusCounts {
+  pending: number;
+  committed: number;
+  tombstone: number;
+}
+
+const now = (): number => Date.now();
+
+/**
+ * The SQLite side of the store. Synchronous and transactional in
+ * better-sqlite3's style; every multi-row change is one transaction, and
+ * every write transaction is IMMEDIATE so concurrent processes queue on the
+ * busy timeout instead of failing a lock upgrade.
+ */
+export class MetadataDb {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+    this.db = new Database(path);
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+    this.db.pragma("journal_mode = WAL");
+    // FULL: an acknowledged write must survive power loss, not only a process crash.
+    this.db.pragma("synchronous = FULL");
+    // V004 removed the only foreign key; enforcement stays on so any
+    // future reference is checked, and so V001-V003 behave as written.
+    this.db.pragma("foreign_keys = ON");
+    migrate(this.db);
+    const db = this.db;
+    this.stmts = {
+      allocate: db.prepare<[{ count: number }], { first: number }>("UPDATE generation_seq SET next = next + @count WHERE id = 1 RETURNING next - @count AS first"),
+      upsertChunk: db.prepare(
+        `INSERT INTO chunks (chunk_id, collection, doc_id, text, metadata, content_hash, created_at, updated_at)
+         VALUES (@chunkId, @collection, @docId, @text, @metadata, @contentHash, @now, @now)
+         ON CONFLICT(chunk_id) DO UPDATE SET collection = excluded.collection, doc_id = excluded.doc_id, text = excluded.text,
+           metadata = excluded.metadata, content_hash = excluded.content_hash, updated_at = excluded.updated_at`,
+      ),
+      upsertRecord: db.prepare(
+        `INSERT INTO embedding_records (chunk_id, model, dimension, status, vector_committed, generation, created_at, updated_at, state_changed_at)
+         VALUES (@chunkId, @model, @dimension, 'pending', 0, @generation, @now, @now, @now)
+         ON CONFLICT(chunk_id) DO UPDATE SET model = excluded.model, dimension = excluded.dimension, status = 'pending',
+           vector_committed = 0, generation = excluded.generation, updated_at = excluded.updated_at, state_changed_at = excluded.state_changed_at`,
+      ),
+      commit: db.prepare(
+        `UPDATE embedding_records SET status = 'committed', vector_committed = 1, updated_at = @now, state_changed_at = @now
+         WHERE chunk_id = @chunkId AND generation = @generation AND status = 'pending'`,
+      ),
+      liveByIds: db.prepare<[string], LiveChunk>(
+        `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
+         WHERE c.chunk_id IN (SELECT value FROM json_each(?))`,
+      ),
+      deleteIds: db.prepare<[string], { chunk_id: string }>("DELETE FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?)) RETURNING chunk_id"),
+      deleteDoc: db.prepare<[{ docId: string; collection: string | null }], { chunk_id: string }>(
+        "DELETE FROM chunks WHERE doc_id = @docId AND (@collection IS NULL OR collection = @collection) RETURNING chunk_id",
+      ),
+      tombstones: db.prepare<[number], Tombstone>("SELECT chunk_id, generation FROM embedding_records WHERE status = 'tombstone' ORDER BY state_changed_at LIMIT ?"),
+      dropTombstone: db.prepare("DELETE FROM embedding_records WHERE chunk_id = @chunk_id AND generation = @generation AND status = 'tombstone'"),
+      pending: db.prepare<[number, number], PendingWork>(
+        `SELECT e.chunk_id, e.generation, c.collection, c.doc_id, c.text
+         FROM embedding_records e JOIN chunks c ON c.chunk_id = e.chunk_id
+         WHERE e.status = 'pending' AND e.state_changed_at <= ? ORDER BY e.state_changed_at LIMIT ?`,
+      ),
+      pendingByKeys: db.prepare<[string], PendingWork>(
+        `SELECT e.chunk_id, e.generation, c.collection, c.doc_id, c.text
+         FROM json_each(?) k JOIN embedding_records e ON e.chunk_id = k.value ->> '$[0]' AND e.generation = k.value ->> '$[1]'
+         JOIN chunks c ON c.chunk_id = e.chunk_id WHERE e.status = 'pending'`,
+      ),
+      records: db.prepare<[], RecordRow>("SELECT chunk_id, status, generation, vector_committed, model, state_changed_at FROM embedding_records"),
+      recordsByIds: db.prepare<[string], RecordRow>(
+        `SELECT chunk_id, status, generation, vector_committed, model, state_changed_at FROM embedding_records
+         WHERE chunk_id IN (SELECT value FROM json_each(?))`,
+      ),
+      repend: db.prepare(
+        `UPDATE embedding_records SET status = 'pending', vector_committed = 0, generation = @newGeneration, updated_at = @now, state_changed_at = @now
+         WHERE chunk_id = @chunk_id AND generation = @generation AND status = 'committed'`,
+      ),
+      counts: db.prepare<[], { status: RecordStatus; n: number; oldest: number }>(
+        "SELECT status, COUNT(*) AS n, MIN(state_changed_at) AS oldest FROM embedding_records GROUP BY status",
+      ),
+      chunkCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM chunks"),
+      getSetting: db.prepare<[string], { value: string }>("SELECT value FROM store_settings WHERE key = ?"),
+      setSetting: db.prepare(
+        "INSERT INTO store_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+      ),
+      raiseVersion: db.prepare(
+        `INSERT INTO store_settings (key, value, updated_at) VALUES ('lance_version', @version, @now)
+         ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)), updated_at = excluded.updated_at`,
+      ),
+    };
+  }
+
+  private allocate(count: number): number {
+    return this.stmts.allocate.get({ count })!.first;
+  }
+
+  /** Step 1: chunks and their `pending` records, with fresh generations, in one transaction. */
+  writePending(chunks: readonly ChunkWrite[], model: Pick<EmbedderInfo, "model" | "dimension">): number[] {
+    return this.db
+      .transaction(() => {
+        const first = this.allocate(chunks.length);
+        const t = now();
+        return chunks.map((chunk, i) => {
+          const generation = first + i;
+          this.stmts.upsertChunk.run({ ...chunk, now: t });
+          this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t });
+          return generation;
+        });
+      })
+      .immediate();
+  }
+
+  /**
+   * Step 3: compare-and-set `pending` -> `committed` for exactly the
+   * generations Lance now holds. A record superseded or deleted meanwhile is
+   * left alone. Records the Lance version so other processes know to refresh.
+   */
+  commit(keys: readonly { chunkId: string; generation: number }[], lanceVersion: number, fault?: () => void): number {
+    return this.db
+      .transaction(() => {
+        fault?.();
+        const t = now();
+        let changed = 0;
+        for (const key of keys) changed += this.stmts.commit.run({ ...key, now: t }).changes;
+        this.stmts.raiseVersion.run({ version: String(lanceVersion), now: t });
+        return changed;
+      })
+      .immediate();
+  }
+
+  noteLanceVersion(version: number): void {
+    this.stmts.raiseVersion.run({ version: String(version), now: now() });
+  }
+
+  lanceVersion(): number {
+    return Number(this.stmts.getSetting.get("lance_version")?.value ?? 0);
+  }
+
+  live(chunkIds: readonly string[]): LiveChunk[] {
+    return this.stmts.liveByIds.all(JSON.stringify(chunkIds));
+  }
+
+  deleteChunks(chunkIds: readonly string[]): string[] {
+    return this.db.transaction(() => this.stmts.deleteIds.all(JSON.stringify(chunkIds)).map((r) => r.chunk_id)).immediate();
+  }
+
+  deleteDocument(docId: string, collection: string | null): string[] {
+    return this.db.transaction(() => this.stmts.deleteDoc.all({ docId, collection }).map((r) => r.chunk_id)).immediate();
+  }
+
+  tombstones(limit: number): Tombstone[] {
+    return this.stmts.tombstones.all(limit);
+  }
+
+  dropTombstones(rows: readonly Tombstone[]): number {
+    return this.db
+      .transaction(() => rows.reduce((n, row) => n + this.stmts.dropTombstone.run(row).changes, 0))
+      .immediate();
+  }
+
+  pending(olderThan: number, limit: number): PendingWork[] {
+    return this.stmts.pending.all(olderThan, limit);
+  }
+
+  /** The given (chunk_id, generation) pairs that are still pending, with their text. */
+  pendingByKeys(keys: readonly { chunkId: string; generation: number }[]): PendingWork[] {
+    return this.stmts.pendingByKeys.all(JSON.stringify(keys.map((k) => [k.chunkId, k.generation])));
+  }
+
+  allRecords(): RecordRow[] {
+    return this.stmts.records.all();
+  }
+
+  records(chunkIds: readonly string[]): RecordRow[] {
+    return this.stmts.recordsByIds.all(JSON.stringify(chunkIds));
+  }
+
+  /**
+   * Sends committed records back to `pending` under a new generation, for
+   * vectors Lance lost or duplicated: the re-write supersedes whatever Lance
+   * holds for the old generation, which then becomes garbage.
+   */
+  repend(keys: readonly Tombstone[]): number {
+    if (keys.length === 0) return 0;
+    return this.db
+      .transaction(() => {
+        const first = this.allocate(keys.length);
+        const t = now();
+        return keys.reduce((n, key, i) => n + this.stmts.repend.run({ ...key, newGeneration: first + i, now: t }).changes, 0);
+      })
+      .immediate();
+  }
+
+  counts(): StatusCounts & { oldestPendingAt: number | null; oldestTombstoneAt: number | null; chunks: number } {
+    const out = { pending: 0, committed: 0, tombstone: 0, oldestPendingAt: null as number | null, oldestTombstoneAt: null as number | null, chunks: 0 };
+    for (const row of this.stmts.counts.all()) {
+      out[row.status] = row.n;
+      if (row.status === "pending") out.oldestPendingAt = row.oldest;
+      if (row.status === "tombstone") out.oldestTombstoneAt = row.oldest;
+    }
+    out.chunks = this.stmts.chunkCount.get()!.n;
+    return out;
+  }
+
+  getSetting<T>(key: string): T | undefined {
+    const row = this.stmts.getSetting.get(key);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  setSetting(key: string, value: unknown): void {
+    this.stmts.setSetting.run(key, JSON.stringify(value), now());
+  }
+
+  /** Sets a setting only if it is absent, and returns whichever value won. */
+  claimSetting<T>(key: string, value: T): T {
+    return this.db
+      .transaction(() => {
+        const existing = this.getSetting<T>(key);
+        if (existing !== undefined) return existing;
+        this.setSetting(key, value);
+        return value;
+      })
+      .immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+/** Limits of the public contract (DESIGN.md §3), shared by the store and the MCP tools. */
+export const LIMITS = {
+  textBytes: 1024 * 1024,
+  chunkIdChars: 256,
+  collectionChars: 64,
+  docIdChars: 1024,
+  metadataKeys: 64,
+  metadataKeyChars: 128,
+  metadataStringBytes: 8 * 1024,
+  metadataArrayItems: 256,
+  maxK: 50,
+  batchSize: 1000,
+} as const;
+
+// C0, DEL and C1 control characters: they break logs, terminals and Lance filters.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+const identifier = (what: string, max: number) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(max, `${what} must be at most ${max} characters`)
+    .refine((s) => !CONTROL.test(s), `${what} must not contain control characters (newlines, tabs, NUL, ...)`);
+
+export const ChunkId = identifier("chunk_id", LIMITS.chunkIdChars);
+export const DocId = identifier("doc_id", LIMITS.docIdChars);
+export const Collection = identifier("collection", LIMITS.collectionChars);
+
+export const ChunkText = z
+  .string()
+  .min(1, "text must not be empty")
+  .refine((s) => Buffer.byteLength(s, "utf8") <= LIMITS.textBytes, `text must be at most 1 MiB (${LIMITS.textBytes} bytes of UTF-8); split it into smaller chunks`);
+
+const MetadataScalar = z.union([
+  z.string().refine((s) => Buffer.byteLength(s, "utf8") <= LIMITS.metadataStringBytes, "metadata strings must be at most 8 KiB"),
+  z.number().refine(Number.isFinite, "metadata numbers must be finite"),
+  z.boolean(),
+  z.null(),
+]);
+const MetadataValue = z.union([MetadataScalar, z.array(z.string()).max(LIMITS.metadataArrayItems, `metadata lists hold at most ${LIMITS.metadataArrayItems} strings`)]);
+
+export const Metadata = z
+  .record(identifier("metadata key", LIMITS.metadataKeyChars), MetadataValue, {
+    error: "metadata must be a flat JSON object whose values are strings, numbers, booleans, null or lists of strings",
+  })
+  .refine((m) => Object.keys(m).length <= LIMITS.metadataKeys, `metadata holds at most ${LIMITS.metadataKeys} keys`);
+export type Metadata = z.infer<typeof Metadata>;
+
+export const IndexInput = z.object({
+  text: ChunkText,
+  chunk_id: ChunkId.optional(),
+  doc_id: DocId.optional(),
+  collection: Collection.optional(),
+  metadata: Metadata.optional(),
+});
+export type IndexInput = z.infer<typeof IndexInput>;
+
+const FilterScalar = z.union([z.string(), z.number().refine(Number.isFinite, "filter numbers must be finite"), z.boolean(), z.null()]);
+export const Filter = z.record(
+  identifier("filter key", LIMITS.metadataKeyChars),
+  z.union([FilterScalar, z.array(FilterScalar).min(1, "a filter list needs at least one value")]),
+  { error: "filter must map metadata keys to a value or a list of values" },
+);
+export type Filter = z.infer<typeof Filter>;
+
+export const SearchInput = z.object({
+  query: z.string().refine((s) => s.trim().length > 0, "query must contain some text").refine((s) => Buffer.byteLength(s, "utf8") <= LIMITS.textBytes, "query must be at most 1 MiB"),
+  k: z.number().int("k must be a whole number").min(1, "k must be at least 1").max(LIMITS.maxK, `k must be at most ${LIMITS.maxK}`).default(5),
+  collection: Collection.optional(),
+  doc_id: DocId.optional(),
+  filter: Filter.optional(),
+  min_score: z.number().min(-1).max(1).optional(),
+  max_chars: z.number().int().min(1).max(LIMITS.textBytes).optional(),
+});
+export type SearchInput = z.input<typeof SearchInput>;
+
+export const DeleteInput = z
+  .object({
+    chunk_id: ChunkId.optional(),
+    chunk_ids: z.array(ChunkId).min(1, "chunk_ids must list at least one id").max(10_000, "delete at most 10,000 ids per call").optional(),
+    doc_id: DocId.optional(),
+    collection: Collection.optional(),
+  })
+  .refine((d) => [d.chunk_id, d.chunk_ids, d.doc_id].filter((x) => x !== undefined).length === 1, {
+    message: "give exactly one of chunk_id, chunk_ids or doc_id",
+  })
+  .refine((d) => d.collection === undefined || d.doc_id !== undefined, { message: "collection only narrows a doc_id delete; use it together with doc_id" });
+export type DeleteInput = z.infer<typeof DeleteInput>;
+
+/** One line per problem, each naming the field: what a person needs to fix the call. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join(".") : "input";
+      return `${path}: ${issue.message}`;
+    })
+    .join("; ");
+}

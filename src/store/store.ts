@@ -1,0 +1,760 @@
+import { mkdirSync } from "node:fs";
+import * as lancedb from "@lancedb/lancedb";
+import type { Embedder, EmbedderInfo } from "../embed/embedder.js";
+import { toChunkWrite } from "./chunk-input.js";
+import { embedChecked } from "./embedding.js";
+import { StoreError, errorMessage } from "./errors.js";
+import { GroupCommitter } from "./group-commit.js";
+import { MetadataDb, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus } from "./metadata.js";
+import { dataPaths, type DataPaths } from "./paths.js";
+import { DeleteInput, IndexInput, SearchInput, describeIssues, type Filter, type Metadata } from "./schemas.js";
+import { sqlString } from "./sql-literal.js";
+import { VectorTable, type VectorRow, type VectorTableStats } from "./vector-table.js";
+import { WriterLock } from "./writer-lock.js";
+import type { z } from "zod";
+
+/**
+ * Points where tests inject faults (throw, or kill the process) to prove
+ * crash safety. `duringCommit` runs inside the step-3 transaction, so it must
+ * be synchronous; throwing there rolls step 3 back.
+ */
+export interface FaultHooks {
+  afterPending?: () => void | Promise<void>;
+  afterLanceWrite?: () => void | Promise<void>;
+  duringCommit?: () => void;
+  betweenGcDeletes?: () => void | Promise<void>;
+}
+
+export interface StoreOptions {
+  dataDir: string;
+  embedder: Embedder;
+  /** Run GC, recovery and Lance maintenance on timers (default true). Tests turn it off to drive them by hand. */
+  background?: boolean;
+  gcIntervalMs?: number;
+  /** A pending record older than this is presumed abandoned (its writer crashed) and re-driven. */
+  recoveryIntervalMs?: number;
+  reconcileIntervalMs?: number;
+  embedTimeoutMs?: number;
+  /** Lance commits after which `optimize()` compacts and prunes versions. */
+  optimizeAfterCommits?: number;
+  /** Old Lance versions are kept this long for readers in other processes. */
+  keepVersionsMs?: number;
+  /** Rows from which an ANN index is built and kept up to date. */
+  annMinRows?: number;
+  annEf?: number;
+  maxRowsPerCommit?: number;
+  faults?: FaultHooks;
+  log?: (message: string) => void;
+}
+
+export type IndexStatus = "committed" | "pending" | "unchanged";
+
+export interface IndexResult {
+  chunk_id: string;
+  status: IndexStatus;
+  generation: number;
+  content_hash: string;
+}
+
+export interface SearchHit {
+  chunk_id: string;
+  doc_id: string | null;
+  collection: string;
+  score: number;
+  text: string;
+  metadata: Metadata;
+  /** True when `text` was cut to `max_chars`. */
+  truncated: boolean;
+}
+
+export interface SearchResult {
+  results: SearchHit[];
+  model: string;
+  took_ms: number;
+}
+
+export interface DeleteResult {
+  deleted: number;
+  chunk_ids: string[];
+  pending_gc: number;
+}
+
+export interface ChunkView {
+  chunk_id: string;
+  collection: string;
+  doc_id: string | null;
+  text: string;
+  metadata: Metadata;
+  content_hash: string;
+  status: RecordStatus;
+  generation: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RunReport {
+  at: string;
+  took_ms: number;
+  ok: boolean;
+  error?: string;
+  [detail: string]: unknown;
+}
+
+export interface StatusReport {
+  counts: { pending: number; committed: number; tombstone: number };
+  chunks: number;
+  oldest_pending_age_ms: number | null;
+  tombstones_awaiting_gc: number;
+  oldest_tombstone_age_ms: number | null;
+  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean };
+  lance: null | (VectorTableStats & { index_coverage: number | null });
+  last_recovery: RunReport | null;
+  last_gc: RunReport | null;
+  last_optimize: RunReport | null;
+  data_dir: string;
+  chunk_states?: { chunk_id: string; status: RecordStatus | "missing"; generation: number | null; vector_committed: boolean }[];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checked: { records: number; lance_rows: number };
+  problems: { kind: string; count: number; sample: string[] }[];
+  repaired: boolean;
+}
+
+const DEFAULTS = {
+  gcIntervalMs: 30_000,
+  recoveryIntervalMs: 30_000,
+  reconcileIntervalMs: 10 * 60_000,
+  embedTimeoutMs: 120_000,
+  optimizeAfterCommits: 50,
+  keepVersionsMs: 60_000,
+  annMinRows: 50_000,
+  annEf: 64,
+  maxRowsPerCommit: 8192,
+};
+
+const TABLE_SETTING = "lance_table";
+const MODEL_SETTING = "model";
+
+function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new StoreError("invalid_input", describeIssues(parsed.error));
+  return parsed.data;
+}
+
+function modelKey(info: Pick<EmbedderInfo, "provider" | "model">): string {
+  return `${info.provider}:${info.model}`;
+}
+
+function matchesFilter(metadata: Metadata, filter: Filter): boolean {
+  return Object.entries(filter).every(([key, wanted]) => {
+    const actual = metadata[key];
+    const wantedList = Array.isArray(wanted) ? wanted : [wanted];
+    const actualList = Array.isArray(actual) ? actual : [actual === undefined ? undefined : actual];
+    return actualList.some((a) => a !== undefined && wantedList.some((w) => w === a));
+  });
+}
+
+/**
+ * The retrieval store: chunks and commit state in SQLite, vectors in Lance,
+ * written with the three-step protocol of DESIGN.md §1 and kept convergent
+ * by GC and recovery.
+ */
+export class Store {
+  readonly paths: DataPaths;
+  private readonly options: typeof DEFAULTS & StoreOptions;
+  private readonly meta: MetadataDb;
+  private readonly lock: WriterLock;
+  private readonly committer: GroupCommitter<VectorRow>;
+  private info: EmbedderInfo | null = null;
+  private infoPromise: Promise<EmbedderInfo> | null = null;
+  private tablePromise: Promise<VectorTable> | null = null;
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private gcSoon: NodeJS.Timeout | null = null;
+  private maintenance: Promise<unknown> = Promise.resolve();
+  private commitsSinceOptimize = 0;
+  private annBuilding = false;
+  private closed = false;
+
+  private constructor(
+    options: StoreOptions,
+    private readonly connection: lancedb.Connection,
+    meta: MetadataDb,
+    lock: WriterLock,
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    this.paths = dataPaths(options.dataDir);
+    this.meta = meta;
+    this.lock = lock;
+    this.committer = new GroupCommitter((rows) => this.flush(rows), this.options.maxRowsPerCommit);
+  }
+
+  /**
+   * Opens (creating if needed) the data directory. Cheap: no model is loaded
+   * and no Lance table is opened until first use. Refuses an embedder other
+   * than the one the store is bound to.
+   */
+  static async open(options: StoreOptions): Promise<Store> {
+    const paths = dataPaths(options.dataDir);
+    mkdirSync(paths.lanceDir, { recursive: true });
+    const meta = new MetadataDb(paths.metadataDb);
+    try {
+      const bound = meta.getSetting<EmbedderInfo>(MODEL_SETTING);
+      if (bound && modelKey(bound) !== modelKey(options.embedder)) {
+        throw new StoreError(
+          "model_mismatch",
+          `The data directory ${paths.root} is bound to the embedder ${modelKey(bound)} (${bound.dimension}-d), but ${modelKey(options.embedder)} was requested. ` +
+            `Start with --embedder ${modelKey(bound)}, or re-embed the store with \`retrieval-mcp reindex --embedder ${modelKey(options.embedder)} --data-dir ${paths.root}\`.`,
+        );
+      }
+      const connection = await lancedb.connect(paths.lanceDir);
+      const store = new Store(options, connection, meta, new WriterLock(paths.writerLock));
+      if (bound) store.info = bound;
+      store.startBackground();
+      return store;
+    } catch (error) {
+      meta.close();
+      throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------- model
+
+  /** The embedder's description, loading it on first use and binding a new store to it. */
+  private modelInfo(signal?: AbortSignal): Promise<EmbedderInfo> {
+    this.infoPromise ??= (async () => {
+      let loaded: EmbedderInfo;
+      try {
+        loaded = await this.options.embedder.load(signal);
+      } catch (error) {
+        throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}`, { cause: error });
+      }
+      const bound = this.meta.claimSetting(MODEL_SETTING, loaded);
+      if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
+        throw new StoreError(
+          "model_mismatch",
+          `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
+        );
+      }
+      this.info = bound;
+      return bound;
+    })();
+    this.infoPromise.catch(() => (this.infoPromise = null));
+    return this.infoPromise;
+  }
+
+  private vectors(): Promise<VectorTable> {
+    this.tablePromise ??= (async () => {
+      // The binding knows the dimension: opening the table never needs the model loaded.
+      const info = this.info ?? (await this.modelInfo());
+      const name = this.meta.claimSetting(TABLE_SETTING, "chunks");
+      return this.lock.run(() => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension));
+    })();
+    this.tablePromise.catch(() => (this.tablePromise = null));
+    return this.tablePromise;
+  }
+
+  /** The table if the store has ever been bound to a model; reads of an unbound store need none. */
+  private async vectorsIfBound(): Promise<VectorTable | null> {
+    if (!this.info && !this.meta.getSetting(MODEL_SETTING)) return null;
+    return this.vectors();
+  }
+
+  /** Another process may have committed since we last looked; its writes are invisible until we move on. */
+  private async catchUp(table: VectorTable): Promise<void> {
+    if (this.meta.lanceVersion() > (await table.version())) await table.refresh();
+  }
+
+  // ---------------------------------------------------------------- write
+
+  async index(input: unknown, options: { wait?: boolean; signal?: AbortSignal } = {}): Promise<IndexResult> {
+    const [result] = await this.indexMany([input], options);
+    return result!;
+  }
+
+  /**
+   * Indexes chunks. With `wait` (default) the vectors are computed first, so
+   * an embedder failure writes nothing; then step 1 marks them pending, one
+   * Lance MergeInsert writes them (shared with concurrent callers) and step 3
+   * commits them. Without `wait`, step 1 runs at once and a background worker
+   * embeds and commits.
+   */
+  async indexMany(
+    inputs: readonly unknown[],
+    options: { wait?: boolean; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<IndexResult[]> {
+    this.assertOpen();
+    const writes = inputs.map((input, i) => {
+      try {
+        return toChunkWrite(parseOrThrow(IndexInput, input));
+      } catch (error) {
+        if (inputs.length > 1 && error instanceof StoreError) throw new StoreError(error.code, `chunk #${i + 1}: ${error.message}`);
+        throw error;
+      }
+    });
+    const seen = new Set<string>();
+    for (const w of writes) {
+      if (seen.has(w.chunkId)) throw new StoreError("invalid_input", `chunk_id ${JSON.stringify(w.chunkId)} appears more than once in one batch; give each chunk its own id.`);
+      seen.add(w.chunkId);
+    }
+    const info = await this.modelInfo(options.signal);
+    const model = modelKey(info);
+    const live = new Map(this.meta.live(writes.map((w) => w.chunkId)).map((c) => [c.chunk_id, c]));
+    const results: IndexResult[] = new Array(writes.length);
+    const changed: { write: ChunkWrite; at: number }[] = [];
+    writes.forEach((write, at) => {
+      const current = live.get(write.chunkId);
+      if (current && isUnchanged(current, write, model)) {
+        results[at] = { chunk_id: write.chunkId, status: "unchanged", generation: current.generation, content_hash: write.contentHash };
+      } else {
+        changed.push({ write, at });
+      }
+    });
+    const total = writes.length;
+    options.onProgress?.(total - changed.length, total);
+    if (changed.length === 0) return results;
+
+    const wait = options.wait ?? true;
+    const vectors = wait
+      ? await embedChecked(this.options.embedder, info, changed.map((c) => c.write.text), "document", { signal: options.signal, timeoutMs: this.options.embedTimeoutMs })
+      : null;
+    if (options.signal?.aborted) throw new StoreError("aborted", "The request was cancelled before anything was written.");
+
+    const generations = this.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension });
+    await this.options.faults?.afterPending?.();
+    changed.forEach(({ write, at }, i) => {
+      results[at] = { chunk_id: write.chunkId, status: wait ? "committed" : "pending", generation: generations[i]!, content_hash: write.contentHash };
+    });
+
+    if (!vectors) {
+      this.track(this.drive(changed.map(({ write }, i) => ({ chunk_id: write.chunkId, generation: generations[i]!, collection: write.collection, doc_id: write.docId, text: write.text }))));
+      return results;
+    }
+    const rows = changed.map(({ write }, i) => ({ chunkId: write.chunkId, generation: generations[i]!, collection: write.collection, docId: write.docId, vector: vectors[i]! }));
+    try {
+      await this.committer.submit(rows);
+    } catch (error) {
+      throw new StoreError(
+        "lance_write_failed",
+        `Writing the vectors failed: ${errorMessage(error)}. The chunks are saved as pending and recovery will retry them; embedding_status shows their state.`,
+        { cause: error },
+      );
+    }
+    options.onProgress?.(total, total);
+    return results;
+  }
+
+  /** Steps 2 and 3 for one group of rows: one MergeInsert, then one commit transaction. */
+  private async flush(rows: VectorRow[]): Promise<void> {
+    const newest = new Map<string, VectorRow>();
+    for (const row of rows) {
+      const other = newest.get(row.chunkId);
+      if (!other || other.generation < row.generation) newest.set(row.chunkId, row);
+    }
+    const unique = [...newest.values()];
+    const table = await this.vectors();
+    const version = await this.lock.run(async () => {
+      await this.catchUp(table);
+      const v = await table.upsert(unique);
+      // Recorded before the lock is released, so the next writer in any process refreshes first.
+      this.meta.noteLanceVersion(v);
+      return v;
+    });
+    this.commitsSinceOptimize++;
+    await this.options.faults?.afterLanceWrite?.();
+    this.meta.commit(
+      unique.map((r) => ({ chunkId: r.chunkId, generation: r.generation })),
+      version,
+      this.options.faults?.duringCommit,
+    );
+  }
+
+  /** Embeds and writes pending records (background writes and recovery). Records superseded meanwhile are skipped by step 3. */
+  private async drive(work: readonly PendingWork[]): Promise<number> {
+    if (work.length === 0) return 0;
+    const info = await this.modelInfo();
+    const vectors = await embedChecked(this.options.embedder, info, work.map((w) => w.text), "document", { timeoutMs: this.options.embedTimeoutMs });
+    await this.committer.submit(work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })));
+    return work.length;
+  }
+
+  // ---------------------------------------------------------------- read
+
+  async search(input: SearchInput, options: { signal?: AbortSignal } = {}): Promise<SearchResult> {
+    this.assertOpen();
+    const started = performance.now();
+    const q = parseOrThrow(SearchInput, input);
+    const table = await this.vectorsIfBound();
+    if (!table) return { results: [], model: modelKey(this.options.embedder), took_ms: performance.now() - started };
+    const info = await this.modelInfo(options.signal);
+    const [vector] = await embedChecked(this.options.embedder, info, [q.query], "query", { signal: options.signal, timeoutMs: this.options.embedTimeoutMs });
+    await this.catchUp(table);
+
+    const where = [
+      q.collection !== undefined ? `collection = ${sqlString(q.collection)}` : null,
+      q.doc_id !== undefined ? `doc_id = ${sqlString(q.doc_id)}` : null,
+    ]
+      .filter(Boolean)
+      .join(" AND ");
+    const results: SearchHit[] = [];
+    const seen = new Set<string>();
+    // Hits are dropped when stale, pending, deleted, duplicated or filtered
+    // out; ask Lance for more until k survive or Lance runs dry.
+    let limit = q.k * 2 + 10;
+    for (;;) {
+      const hits = await table.search(vector!, limit, where || null, this.options.annEf);
+      results.length = 0;
+      seen.clear();
+      const live = new Map(this.meta.live(hits.map((h) => h.chunkId)).map((c) => [c.chunk_id, c]));
+      for (const hit of hits) {
+        const chunk = live.get(hit.chunkId);
+        if (!chunk || chunk.status !== "committed" || chunk.generation !== hit.generation || seen.has(hit.chunkId)) continue;
+        seen.add(hit.chunkId);
+        const score = 1 - hit.distance;
+        if (q.min_score !== undefined && score < q.min_score) continue;
+        const metadata = JSON.parse(chunk.metadata) as Metadata;
+        if (q.filter && !matchesFilter(metadata, q.filter)) continue;
+        const max = q.max_chars ?? Number.POSITIVE_INFINITY;
+        results.push({
+          chunk_id: chunk.chunk_id,
+          doc_id: chunk.doc_id,
+          collection: chunk.collection,
+          score,
+          text: chunk.text.length > max ? chunk.text.slice(0, max) : chunk.text,
+          metadata,
+          truncated: chunk.text.length > max,
+        });
+        if (results.length === q.k) break;
+      }
+      const exhausted = hits.length < limit || (q.min_score !== undefined && hits.length > 0 && 1 - hits[hits.length - 1]!.distance < q.min_score);
+      if (results.length >= q.k || exhausted) break;
+      limit *= 4;
+    }
+    return { results, model: modelKey(info), took_ms: performance.now() - started };
+  }
+
+  /** Chunks as SQLite holds them, whatever their embedding state; missing ids are left out. */
+  get(chunkIds: readonly string[]): ChunkView[] {
+    this.assertOpen();
+    return this.meta.live(chunkIds).map(toView);
+  }
+
+  // ---------------------------------------------------------------- delete
+
+  /**
+   * Deletes in SQLite first: the chunk rows go and the trigger tombstones
+   * their records, in one transaction, so the chunks vanish from search at
+   * once. GC removes the Lance rows shortly after.
+   */
+  async delete(input: DeleteInput): Promise<DeleteResult> {
+    this.assertOpen();
+    const d = parseOrThrow(DeleteInput, input);
+    const ids =
+      d.doc_id !== undefined
+        ? this.meta.deleteDocument(d.doc_id, d.collection ?? null)
+        : this.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!]);
+    if (ids.length > 0) this.scheduleGc();
+    return { deleted: ids.length, chunk_ids: ids, pending_gc: this.meta.counts().tombstone };
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /** Removes tombstoned vectors from Lance, then the tombstones: in that order, so a crash between leaves a retryable claim. */
+  gc(): Promise<RunReport> {
+    return this.exclusive("last_gc", async () => {
+      let removed = 0;
+      for (;;) {
+        const tombstones = this.meta.tombstones(2000);
+        if (tombstones.length === 0) break;
+        const table = await this.vectorsIfBound();
+        if (table) {
+          await this.lock.run(async () => {
+            await this.catchUp(table);
+            const version = await table.deleteUpTo(tombstones.map((t) => ({ chunkId: t.chunk_id, generation: t.generation })));
+            if (version !== null) this.meta.noteLanceVersion(version);
+          });
+          this.commitsSinceOptimize++;
+        }
+        await this.options.faults?.betweenGcDeletes?.();
+        removed += this.meta.dropTombstones(tombstones);
+      }
+      return { removed };
+    });
+  }
+
+  /**
+   * Re-drives pending records (all of them, or those older than
+   * `olderThanMs`, whose writers presumably died) and, with `reconcile`,
+   * compares Lance with SQLite: removes rows no live record owns and
+   * re-writes committed records whose vector is missing or duplicated.
+   */
+  recover(options: { olderThanMs?: number; reconcile?: boolean } = {}): Promise<RunReport> {
+    return this.exclusive("last_recovery", async () => {
+      let redriven = 0;
+      const cutoff = Date.now() - (options.olderThanMs ?? 0);
+      const batch = Math.max(64, this.options.embedder.maxBatchSize);
+      let lastBatch: string | null = null;
+      for (;;) {
+        const work = this.meta.pending(cutoff, batch);
+        const signature = work.map((w) => `${w.chunk_id}@${w.generation}`).join(",");
+        if (work.length === 0 || signature === lastBatch) break;
+        lastBatch = signature;
+        redriven += await this.drive(work);
+      }
+      const reconciled = options.reconcile ? await this.reconcile(true) : null;
+      return { redriven, ...(reconciled ? { reconcile: reconciled.problems } : {}) };
+    });
+  }
+
+  /** Checks I1-I4 over the whole store; with `repair`, fixes what it finds. */
+  async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
+    this.assertOpen();
+    if (options.repair) {
+      await this.recover({ reconcile: true });
+      await this.gc();
+      await this.committer.idle();
+    }
+    return this.reconcile(false);
+  }
+
+  private async reconcile(repair: boolean): Promise<VerifyReport> {
+    const table = await this.vectorsIfBound();
+    const scanStart = Date.now();
+    if (table) await this.catchUp(table);
+    const keys = table ? await table.keys() : [];
+    const records = new Map(this.meta.allRecords().map((r) => [r.chunk_id, r]));
+    const rows = new Map<string, Map<number, number>>();
+    for (const key of keys) {
+      const gens = rows.get(key.chunkId) ?? new Map<number, number>();
+      gens.set(key.generation, (gens.get(key.generation) ?? 0) + 1);
+      rows.set(key.chunkId, gens);
+    }
+    const orphans: { chunkId: string; generation: number }[] = [];
+    const duplicates: { chunk_id: string; generation: number }[] = [];
+    const missing: { chunk_id: string; generation: number }[] = [];
+    for (const [chunkId, gens] of rows) {
+      const record = records.get(chunkId);
+      const top = Math.max(...gens.keys());
+      if (!record || record.status === "tombstone") {
+        orphans.push({ chunkId, generation: top });
+        continue;
+      }
+      const stale = [...gens.keys()].filter((g) => g < record.generation);
+      if (stale.length > 0) orphans.push({ chunkId, generation: Math.max(...stale) });
+      if ((gens.get(record.generation) ?? 0) > 1 && record.status === "committed") duplicates.push(record);
+    }
+    for (const record of records.values()) {
+      if (record.status === "committed" && record.state_changed_at < scanStart && !rows.get(record.chunk_id)?.has(record.generation)) missing.push(record);
+    }
+    const pending = [...records.values()].filter((r) => r.status === "pending");
+    const tombstones = [...records.values()].filter((r) => r.status === "tombstone");
+    const sample = (xs: { chunk_id?: string; chunkId?: string }[]) => xs.slice(0, 5).map((x) => x.chunk_id ?? x.chunkId ?? "");
+    const problems = [
+      { kind: "orphan_or_stale_lance_rows", count: orphans.length, sample: sample(orphans) },
+      { kind: "duplicate_lance_rows", count: duplicates.length, sample: sample(duplicates) },
+      { kind: "committed_without_vector", count: missing.length, sample: sample(missing) },
+      { kind: "pending_records", count: pending.length, sample: sample(pending) },
+      { kind: "tombstones_awaiting_gc", count: tombstones.length, sample: sample(tombstones) },
+    ].filter((p) => p.count > 0);
+    if (repair && table) {
+      if (orphans.length > 0) {
+        await this.lock.run(async () => {
+          await this.catchUp(table);
+          const version = await table.deleteUpTo(orphans);
+          if (version !== null) this.meta.noteLanceVersion(version);
+        });
+      }
+      // A fresh generation makes the old rows stale, so the next pass removes them.
+      const redo = [...duplicates, ...missing];
+      const ids = new Set(redo.map((r) => r.chunk_id));
+      this.meta.repend(redo);
+      await this.drive(this.meta.pending(Date.now(), Number.MAX_SAFE_INTEGER).filter((w) => ids.has(w.chunk_id)));
+    }
+    return { ok: problems.length === 0, checked: { records: records.size, lance_rows: keys.length }, problems, repaired: repair };
+  }
+
+  /** Compacts Lance, prunes old versions and keeps the ANN index current. */
+  optimize(): Promise<RunReport> {
+    return this.exclusive("last_optimize", async () => {
+      const table = await this.vectorsIfBound();
+      if (!table) return { skipped: "no vectors yet" };
+      this.commitsSinceOptimize = 0;
+      await this.lock.run(async () => {
+        await this.catchUp(table);
+        await table.optimize(this.options.keepVersionsMs);
+        this.meta.noteLanceVersion(await table.version());
+      });
+      const rows = await table.countRows();
+      const indexed = await table.hasVectorIndex();
+      if (!indexed && rows >= this.options.annMinRows) this.buildAnnIndex(table, rows);
+      return { rows, ann_index: indexed };
+    });
+  }
+
+  /** Index builds take tens of seconds at 100k rows: off the lock, in the background; searches stay exact meanwhile. */
+  private buildAnnIndex(table: VectorTable, rows: number): void {
+    if (this.annBuilding) return;
+    this.annBuilding = true;
+    this.track(
+      table
+        .createVectorIndex(rows)
+        .then(async () => this.meta.noteLanceVersion(await table.version()))
+        .catch((error) => this.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
+        .finally(() => (this.annBuilding = false)),
+    );
+  }
+
+  /** Waits for background writes and index builds (tests and benchmarks use it to reach a quiet state). */
+  async settle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+    await this.committer.idle();
+    await this.maintenance.catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- status
+
+  async status(chunkIds?: readonly string[]): Promise<StatusReport> {
+    this.assertOpen();
+    const counts = this.meta.counts();
+    const now = Date.now();
+    const bound = this.info ?? this.meta.getSetting<EmbedderInfo>(MODEL_SETTING) ?? null;
+    const table = bound ? await this.vectors() : null;
+    let lance: StatusReport["lance"] = null;
+    if (table) {
+      await this.catchUp(table);
+      const stats = await table.stats();
+      lance = { ...stats, index_coverage: stats.index && stats.rows > 0 ? stats.index.indexedRows / stats.rows : null };
+    }
+    const report: StatusReport = {
+      counts: { pending: counts.pending, committed: counts.committed, tombstone: counts.tombstone },
+      chunks: counts.chunks,
+      oldest_pending_age_ms: counts.oldestPendingAt === null ? null : now - counts.oldestPendingAt,
+      tombstones_awaiting_gc: counts.tombstone,
+      oldest_tombstone_age_ms: counts.oldestTombstoneAt === null ? null : now - counts.oldestTombstoneAt,
+      model: {
+        provider: bound?.provider ?? this.options.embedder.provider,
+        name: bound?.model ?? this.options.embedder.model,
+        dimension: bound?.dimension ?? null,
+        distance: bound?.distance ?? null,
+        bound: bound !== null,
+      },
+      lance,
+      last_recovery: this.meta.getSetting<RunReport>("last_recovery") ?? null,
+      last_gc: this.meta.getSetting<RunReport>("last_gc") ?? null,
+      last_optimize: this.meta.getSetting<RunReport>("last_optimize") ?? null,
+      data_dir: this.paths.root,
+    };
+    if (chunkIds) {
+      const records = new Map(this.meta.records(chunkIds).map((r) => [r.chunk_id, r]));
+      report.chunk_states = chunkIds.map((id) => {
+        const r = records.get(id);
+        return { chunk_id: id, status: r?.status ?? "missing", generation: r?.generation ?? null, vector_committed: r?.vector_committed === 1 };
+      });
+    }
+    return report;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private startBackground(): void {
+    if (this.options.background === false) return;
+    const every = (ms: number, run: () => Promise<unknown>) => {
+      const timer = setInterval(() => void run().catch(() => undefined), ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    // On open: finish whatever a crashed writer left, then check Lance against SQLite.
+    this.track(this.recover({ reconcile: true }).then(() => this.gc()));
+    every(this.options.gcIntervalMs, () => this.gc());
+    every(this.options.recoveryIntervalMs, () => this.recover({ olderThanMs: this.options.recoveryIntervalMs }));
+    every(this.options.reconcileIntervalMs, () => this.recover({ reconcile: true, olderThanMs: this.options.recoveryIntervalMs }));
+    every(Math.min(5_000, this.options.gcIntervalMs), async () => {
+      if (this.commitsSinceOptimize >= this.options.optimizeAfterCommits) await this.optimize();
+    });
+  }
+
+  private scheduleGc(): void {
+    if (this.options.background === false || this.gcSoon) return;
+    this.gcSoon = setTimeout(() => {
+      this.gcSoon = null;
+      this.track(this.gc());
+    }, 250);
+    this.gcSoon.unref();
+  }
+
+  /** Maintenance jobs run one at a time per store and record their outcome in SQLite for `status`. */
+  private exclusive(name: string, job: () => Promise<Record<string, unknown>>): Promise<RunReport> {
+    const run = this.maintenance.then(async () => {
+      this.assertOpen();
+      const started = Date.now();
+      let report: RunReport;
+      try {
+        report = { at: new Date(started).toISOString(), took_ms: Date.now() - started, ok: true, ...(await job()) };
+        report.took_ms = Date.now() - started;
+      } catch (error) {
+        report = { at: new Date(started).toISOString(), took_ms: Date.now() - started, ok: false, error: errorMessage(error) };
+        if (!this.closed) this.meta.setSetting(name, report);
+        throw error;
+      }
+      if (!this.closed) this.meta.setSetting(name, report);
+      return report;
+    });
+    this.maintenance = run.catch(() => undefined);
+    return run;
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work.catch((error) => this.log(errorMessage(error))).finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  private log(message: string): void {
+    if (!this.closed) this.options.log?.(message);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError("closed", "The store is closed.");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.gcSoon) clearTimeout(this.gcSoon);
+    await this.settle();
+    this.closed = true;
+    const table = await this.tablePromise?.catch(() => null);
+    table?.close();
+    this.connection.close();
+    this.lock.close();
+    this.meta.close();
+    await this.options.embedder.close?.();
+  }
+}
+
+function isUnchanged(current: LiveChunk, write: ChunkWrite, model: string): boolean {
+  return (
+    current.status === "committed" &&
+    current.model === model &&
+    current.content_hash === write.contentHash &&
+    current.metadata === write.metadata &&
+    current.collection === write.collection &&
+    current.doc_id === write.docId
+  );
+}
+
+function toView(chunk: LiveChunk): ChunkView {
+  return {
+    chunk_id: chunk.chunk_id,
+    collection: chunk.collection,
+    doc_id: chunk.doc_id,
+    text: chunk.text,
+    metadata: JSON.parse(chunk.metadata) as Metadata,
+    content_hash: chunk.content_hash,
+    status: chunk.status,
+    generation: chunk.generation,
+    created_at: new Date(chunk.created_at).toISOString(),
+    updated_at: new Date(chunk.updated_at).toISOString(),
+  };
+}

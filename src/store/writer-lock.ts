@@ -1,0 +1,60 @@
+import Database from "better-sqlite3";
+
+const RETRY_MIN_MS = 2;
+const RETRY_MAX_MS = 10;
+
+/**
+ * Serialises Lance writers across processes (and across stores in one
+ * process). LanceDB has no cross-process lock, and two processes that
+ * MergeInsert the same new key at once both insert it. The lock is SQLite's
+ * RESERVED lock on a file that holds no data: the OS drops it when the
+ * holder dies, even on kill -9, so a crashed writer never wedges the store.
+ *
+ * Waiting is asynchronous (busy_timeout 0 plus our own back-off) so a
+ * server keeps answering reads while another process writes.
+ */
+export class WriterLock {
+  private readonly db: Database.Database;
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("busy_timeout = 0");
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    // In-process queue first: one holder per connection at a time.
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      await this.acquire();
+      try {
+        return await work();
+      } finally {
+        this.db.exec("ROLLBACK");
+      }
+    } finally {
+      release();
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    let wait = RETRY_MIN_MS;
+    for (;;) {
+      try {
+        this.db.exec("BEGIN IMMEDIATE");
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(RETRY_MAX_MS, wait * 2);
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
