@@ -105,6 +105,14 @@ export class MetadataDb {
         `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
          WHERE c.chunk_id IN (SELECT value FROM json_each(?))`,
       ),
+      docChunks: db.prepare<[{ docId: string; collection: string | null }], LiveChunk>(
+        `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
+         WHERE c.doc_id = @docId AND (@collection IS NULL OR c.collection = @collection) ORDER BY c.chunk_id`,
+      ),
+      deleteDocExcept: db.prepare<[{ docId: string; collection: string; keep: string }], { chunk_id: string }>(
+        `DELETE FROM chunks WHERE doc_id = @docId AND collection = @collection
+         AND chunk_id NOT IN (SELECT value FROM json_each(@keep)) RETURNING chunk_id`,
+      ),
       deleteIds: db.prepare<[string], { chunk_id: string }>("DELETE FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?)) RETURNING chunk_id"),
       deleteDoc: db.prepare<[{ docId: string; collection: string | null }], { chunk_id: string }>(
         "DELETE FROM chunks WHERE doc_id = @docId AND (@collection IS NULL OR collection = @collection) RETURNING chunk_id",
@@ -149,18 +157,28 @@ export class MetadataDb {
     return this.stmts.allocate.get({ count })!.first;
   }
 
-  /** Step 1: chunks and their `pending` records, with fresh generations, in one transaction. */
-  writePending(chunks: readonly ChunkWrite[], model: Pick<EmbedderInfo, "model" | "dimension">): number[] {
+  /**
+   * Step 1: chunks and their `pending` records, with fresh generations, in
+   * one transaction. With `replace`, the same transaction deletes the
+   * document's other chunks, so replacing a document is atomic.
+   */
+  writePending(
+    chunks: readonly ChunkWrite[],
+    model: Pick<EmbedderInfo, "model" | "dimension">,
+    replace?: { docId: string; collection: string; keep: readonly string[] },
+  ): { generations: number[]; removed: string[] } {
     return this.db
       .transaction(() => {
+        const removed = replace ? this.stmts.deleteDocExcept.all({ ...replace, keep: JSON.stringify(replace.keep) }).map((r) => r.chunk_id) : [];
         const first = this.allocate(chunks.length);
         const t = now();
-        return chunks.map((chunk, i) => {
+        const generations = chunks.map((chunk, i) => {
           const generation = first + i;
           this.stmts.upsertChunk.run({ ...chunk, now: t });
           this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t });
           return generation;
         });
+        return { generations, removed };
       })
       .immediate();
   }
@@ -193,6 +211,10 @@ export class MetadataDb {
 
   live(chunkIds: readonly string[]): LiveChunk[] {
     return this.stmts.liveByIds.all(JSON.stringify(chunkIds));
+  }
+
+  documentChunks(docId: string, collection: string | null): LiveChunk[] {
+    return this.stmts.docChunks.all({ docId, collection });
   }
 
   deleteChunks(chunkIds: readonly string[]): string[] {

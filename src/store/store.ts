@@ -6,7 +6,7 @@ import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
 import { MetadataDb, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus } from "./metadata.js";
-import { dataPaths, type DataPaths } from "./paths.js";
+import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import { DeleteInput, IndexInput, SearchInput, describeIssues, type Filter, type Metadata } from "./schemas.js";
 import { sqlString } from "./sql-literal.js";
 import { VectorTable, type VectorRow, type VectorTableStats } from "./vector-table.js";
@@ -48,6 +48,14 @@ export interface StoreOptions {
 }
 
 export type IndexStatus = "committed" | "pending" | "unchanged";
+
+export interface WriteOptions {
+  /** Wait for the vectors to be committed (default). `false` returns after step 1. */
+  wait?: boolean;
+  /** Cancels embedding; once step 1 has run the write completes regardless. */
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
 
 export interface IndexResult {
   chunk_id: string;
@@ -281,10 +289,39 @@ export class Store {
    * commits them. Without `wait`, step 1 runs at once and a background worker
    * embeds and commits.
    */
-  async indexMany(
+  async indexMany(inputs: readonly unknown[], options: WriteOptions = {}): Promise<IndexResult[]> {
+    return (await this.write(inputs, options, null)).results;
+  }
+
+  /**
+   * Makes `inputs` the whole content of a document: chunks of the document
+   * not among them are deleted in the same step-1 transaction that writes
+   * the new ones, so a crash leaves either the old or the new document.
+   */
+  async replaceDocument(
+    document: { doc_id: string; collection?: string },
+    inputs: readonly Omit<IndexInput, "doc_id" | "collection">[],
+    options: WriteOptions = {},
+  ): Promise<{ results: IndexResult[]; removed: string[] }> {
+    const replace = { docId: document.doc_id, collection: document.collection ?? DEFAULT_COLLECTION };
+    return this.write(
+      inputs.map((input) => ({ ...input, doc_id: replace.docId, collection: replace.collection })),
+      options,
+      replace,
+    );
+  }
+
+  /** Chunks of one document, in chunk_id order, whatever their embedding state. */
+  documentChunks(docId: string, collection?: string): ChunkView[] {
+    this.assertOpen();
+    return this.meta.documentChunks(docId, collection ?? null).map(toView);
+  }
+
+  private async write(
     inputs: readonly unknown[],
-    options: { wait?: boolean; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
-  ): Promise<IndexResult[]> {
+    options: WriteOptions,
+    replace: { docId: string; collection: string } | null,
+  ): Promise<{ results: IndexResult[]; removed: string[] }> {
     this.assertOpen();
     const writes = inputs.map((input, i) => {
       try {
@@ -314,7 +351,8 @@ export class Store {
     });
     const total = writes.length;
     options.onProgress?.(total - changed.length, total);
-    if (changed.length === 0) return results;
+    const keep = replace ? { ...replace, keep: writes.map((w) => w.chunkId) } : undefined;
+    if (changed.length === 0 && !keep) return { results, removed: [] };
 
     const wait = options.wait ?? true;
     const vectors = wait
@@ -322,7 +360,8 @@ export class Store {
       : null;
     if (options.signal?.aborted) throw new StoreError("aborted", "The request was cancelled before anything was written.");
 
-    const generations = this.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension });
+    const { generations, removed } = this.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, keep);
+    if (removed.length > 0) this.scheduleGc();
     await this.options.faults?.afterPending?.();
     changed.forEach(({ write, at }, i) => {
       results[at] = { chunk_id: write.chunkId, status: wait ? "committed" : "pending", generation: generations[i]!, content_hash: write.contentHash };
@@ -330,7 +369,7 @@ export class Store {
 
     if (!vectors) {
       this.track(this.drive(changed.map(({ write }, i) => ({ chunk_id: write.chunkId, generation: generations[i]!, collection: write.collection, doc_id: write.docId, text: write.text }))));
-      return results;
+      return { results, removed };
     }
     const rows = changed.map(({ write }, i) => ({ chunkId: write.chunkId, generation: generations[i]!, collection: write.collection, docId: write.docId, vector: vectors[i]! }));
     try {
@@ -343,7 +382,7 @@ export class Store {
       );
     }
     options.onProgress?.(total, total);
-    return results;
+    return { results, removed };
   }
 
   /** Steps 2 and 3 for one group of rows: one MergeInsert, then one commit transaction. */
