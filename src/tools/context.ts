@@ -1,0 +1,43 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
+import { StoreError, errorMessage } from "../store/errors.js";
+import type { Store } from "../store/store.js";
+
+export interface ToolContext {
+  /** Opens the store on first use; must be memoised and shared (see lazyStore). */
+  openStore: () => Promise<Store>;
+  log: (message: string) => void;
+}
+
+export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+export type RegisterTool = (server: McpServer, context: ToolContext) => void;
+
+/**
+ * Store errors carry a message written for the caller; anything else is a
+ * bug or an environment failure whose details belong in the server log, not
+ * in the agent's context.
+ */
+export function errorResult(error: unknown, log: (message: string) => void): CallToolResult {
+  if (error instanceof StoreError) return { isError: true, content: [{ type: "text", text: error.message }] };
+  log(`tool failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return {
+    isError: true,
+    content: [{ type: "text", text: `The server failed unexpectedly: ${errorMessage(error)}. Nothing was acknowledged; retry, and see the server log (stderr) if it persists.` }],
+  };
+}
+
+/** Opens the store, runs the work and answers with structured content plus a text rendering, or with an error result. */
+export async function runTool<T extends Record<string, unknown>>(
+  context: ToolContext,
+  work: (store: Store) => Promise<T> | T,
+  render: (output: T) => string,
+): Promise<CallToolResult> {
+  try {
+    const output = await work(await context.openStore());
+    return { structuredContent: output, content: [{ type: "text", text: render(output) }] };
+  } catch (error) {
+    return errorResult(error, context.log);
+  }
+}

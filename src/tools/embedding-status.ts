@@ -1,0 +1,112 @@
+import { z } from "zod";
+import type { RunReport, StatusReport } from "../store/store.js";
+import { runTool, type RegisterTool } from "./context.js";
+import { fields } from "./fields.js";
+
+const statusInput = z.strictObject({
+  chunk_ids: fields.chunkIds("Also report the embedding state of these chunks").optional(),
+});
+
+const runReport = z
+  .object({ at: z.string(), took_ms: z.number(), ok: z.boolean(), error: z.string().optional() })
+  .catchall(z.unknown())
+  .nullable();
+
+const statusOutput = z.object({
+  counts: z.object({ pending: z.number().int(), committed: z.number().int(), tombstone: z.number().int() }).describe("Embedding records by state."),
+  total_chunks: z.number().int().describe("Live chunks, whatever their embedding state."),
+  oldest_pending_age_ms: z.number().nullable().describe("Age of the oldest chunk still waiting to be embedded; null when none is pending."),
+  tombstones_awaiting_gc: z.number().int().describe("Deleted chunks whose vectors cleanup has not yet removed (already invisible to search)."),
+  oldest_tombstone_age_ms: z.number().nullable(),
+  model: z.object({
+    provider: z.string(),
+    name: z.string(),
+    dimension: z.number().int().nullable().describe("null until the store has embedded something."),
+    distance: z.string().nullable(),
+    bound: z.boolean().describe("Whether the store is bound to this model (it refuses any other)."),
+  }),
+  lance: z
+    .object({
+      table: z.string(),
+      version: z.number().int(),
+      rows: z.number().int().describe("Vector rows, including ones awaiting cleanup."),
+      fragments: z.number().int(),
+      index: z.object({ name: z.string(), type: z.string(), indexed_rows: z.number().int(), unindexed_rows: z.number().int() }).nullable(),
+      index_coverage: z.number().nullable().describe("Share of rows covered by the ANN index; null without one (search is exact)."),
+    })
+    .nullable()
+    .describe("The vector table; null before anything was embedded."),
+  last_recovery: runReport,
+  last_gc: runReport,
+  data_dir: z.string(),
+  chunks: z
+    .array(
+      z.object({
+        chunk_id: z.string(),
+        status: z.enum(["pending", "committed", "tombstone", "missing"]).describe("missing: no such chunk (never indexed, or deleted and cleaned up)."),
+        generation: z.number().int().nullable(),
+        vector_committed: z.boolean(),
+      }),
+    )
+    .optional()
+    .describe("Present when chunk_ids was given, in the same order."),
+});
+
+type StatusOutput = z.infer<typeof statusOutput>;
+
+function toOutput(report: StatusReport): StatusOutput {
+  const run = (r: RunReport | null) => (r ? { ...r } : null);
+  return {
+    counts: report.counts,
+    total_chunks: report.chunks,
+    oldest_pending_age_ms: report.oldest_pending_age_ms,
+    tombstones_awaiting_gc: report.tombstones_awaiting_gc,
+    oldest_tombstone_age_ms: report.oldest_tombstone_age_ms,
+    model: report.model,
+    lance: report.lance && {
+      table: report.lance.table,
+      version: report.lance.version,
+      rows: report.lance.rows,
+      fragments: report.lance.fragments,
+      index: report.lance.index && {
+        name: report.lance.index.name,
+        type: report.lance.index.type,
+        indexed_rows: report.lance.index.indexedRows,
+        unindexed_rows: report.lance.index.unindexedRows,
+      },
+      index_coverage: report.lance.index_coverage,
+    },
+    last_recovery: run(report.last_recovery),
+    last_gc: run(report.last_gc),
+    data_dir: report.data_dir,
+    ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
+  };
+}
+
+function render(s: StatusOutput): string {
+  const lines = [
+    `${s.total_chunks} chunks: ${s.counts.committed} committed, ${s.counts.pending} pending, ${s.counts.tombstone} deleted awaiting cleanup.`,
+    `Model ${s.model.provider}:${s.model.name}${s.model.dimension !== null ? ` (${s.model.dimension}-d, ${s.model.distance})` : ""}.`,
+  ];
+  if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
+  if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
+  for (const c of s.chunks ?? []) lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation})` : ""}`);
+  return lines.join("\n");
+}
+
+export const registerEmbeddingStatus: RegisterTool = (server, context) => {
+  server.registerTool(
+    "embedding_status",
+    {
+      title: "Embedding progress and store health",
+      description:
+        "Reports how many chunks are committed (searchable), pending (stored, being embedded) or deleted awaiting cleanup, the embedding model, " +
+        "the vector table and the last recovery and cleanup runs. Give chunk_ids to follow particular chunks, e.g. after index_chunk with wait:false. " +
+        "A pending count that does not shrink means embedding is failing; last_recovery.error says why.",
+      inputSchema: statusInput,
+      outputSchema: statusOutput,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids)), render),
+  );
+};

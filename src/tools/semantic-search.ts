@@ -1,0 +1,77 @@
+import { z } from "zod";
+import { SearchInput } from "../store/schemas.js";
+import { runTool, type RegisterTool } from "./context.js";
+import { chunkOutputFields, fields } from "./fields.js";
+
+/** Large enough for a whole typical chunk; small enough that k=50 stays within a client's output budget. */
+export const DEFAULT_SNIPPET_CHARS = 2000;
+
+const searchInput = z.strictObject({
+  query: SearchInput.shape.query.describe("What to look for, in natural language or keywords."),
+  k: SearchInput.shape.k.describe("How many results to return, 1-50 (default 5)."),
+  collection: fields.collection.optional().describe("Search only this collection (default: all collections)."),
+  doc_id: fields.docId.optional().describe("Search only the chunks of this document."),
+  filter: fields.filter.optional(),
+  min_score: SearchInput.shape.min_score.describe("Drop results scoring below this, from -1 to 1 (1 = same direction as the query)."),
+  max_chars: SearchInput.shape.max_chars
+    .unwrap()
+    .default(DEFAULT_SNIPPET_CHARS)
+    .describe(`Cut each result's text to this many characters (default ${DEFAULT_SNIPPET_CHARS}); get_chunk returns a whole chunk.`),
+});
+
+const searchOutput = z.object({
+  results: z
+    .array(z.object({ ...chunkOutputFields, score: z.number().describe("Similarity to the query, -1 to 1; higher is closer.") }))
+    .describe("Best match first; each chunk at most once."),
+  model: z.string().describe("The embedding model, provider:name."),
+  took_ms: z.number(),
+});
+
+type SearchOutput = z.infer<typeof searchOutput>;
+
+function render(query: string, out: SearchOutput): string {
+  if (out.results.length === 0) return `No results for ${JSON.stringify(query)}.`;
+  const lines = out.results.map((r, i) => {
+    const where = [r.doc_id !== null ? `doc ${r.doc_id}` : null, r.collection !== "default" ? `collection ${r.collection}` : null].filter(Boolean).join(", ");
+    const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}`;
+    return `${head}\n${r.text}${r.truncated ? " […]" : ""}`;
+  });
+  return `${out.results.length} results for ${JSON.stringify(query)} (${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
+}
+
+export const registerSemanticSearch: RegisterTool = (server, context) => {
+  server.registerTool(
+    "semantic_search",
+    {
+      title: "Search indexed chunks by meaning",
+      description:
+        "Finds the indexed chunks closest in meaning to a query, best first, with their text, metadata and a similarity score. " +
+        "Use it before answering from stored knowledge. Narrow with collection, doc_id or a metadata filter; bound the answer size with k and max_chars. " +
+        "Only fully committed chunks are returned (pending ones appear once embedded). An empty result means nothing matched, not an error.",
+      inputSchema: searchInput,
+      outputSchema: searchOutput,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    (input, extra) =>
+      runTool(
+        context,
+        async (store): Promise<SearchOutput> => {
+          const found = await store.search(input, { signal: extra.signal });
+          return {
+            results: found.results.map((hit) => ({
+              chunk_id: hit.chunk_id,
+              doc_id: hit.doc_id,
+              collection: hit.collection,
+              score: hit.score,
+              text: hit.text,
+              metadata: hit.metadata,
+              truncated: hit.truncated,
+            })),
+            model: found.model,
+            took_ms: found.took_ms,
+          };
+        },
+        (out) => render(input.query, out),
+      ),
+  );
+};
