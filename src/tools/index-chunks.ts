@@ -52,7 +52,7 @@ export const registerIndexChunks: RegisterTool = (server, context) => {
       description:
         `Stores up to ${LIMITS.batchSize} chunks in one call, embedded together and written in one commit: much faster than calling index_chunk repeatedly. ` +
         "Sends progress notifications when the request carries a progressToken. The batch is validated as a whole: if any chunk is invalid " +
-        "(the error names it, e.g. 'chunks.3.text'), nothing is written. Per-chunk statuses mean the same as for index_chunk.",
+        "(the error names it, e.g. 'chunks[3].text'), nothing is written. Per-chunk statuses mean the same as for index_chunk.",
       inputSchema: indexChunksInput,
       outputSchema: indexChunksOutput,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
