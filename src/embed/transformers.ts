@@ -172,7 +172,7 @@ class Download {
     private readonly signal: AbortSignal | undefined,
     timeoutMs: number,
   ) {
-    this.timer = setTimeout(() => this.controller.abort(new EmbedderError(`no complete download within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    this.timer = setTimeout(() => this.controller.abort(new EmbedderError(`no complete download within ${timeoutMs / 1000} s`)), timeoutMs);
     this.timer.unref();
     this.onAbort = () => this.controller.abort(signal?.reason);
     signal?.addEventListener("abort", this.onAbort, { once: true });
