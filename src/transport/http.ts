@@ -1,0 +1,218 @@
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
+const ENDPOINT = "/mcp";
+
+export interface HttpOptions {
+  host: string;
+  /** 0 picks a free port; the returned url says which. */
+  port: number;
+  /** Bearer token every request must carry; required unless host is loopback. */
+  token?: string;
+  /** Request bodies beyond this are refused with 413 (default 32 MiB: a full index_chunks batch fits). */
+  maxBodyBytes?: number;
+  /** Browser origins allowed besides loopback ones, e.g. "https://inspector.example". */
+  allowedOrigins?: string[];
+  /** A session without requests or open streams for this long is closed (default 30 min). */
+  sessionIdleMs?: number;
+  /** One MCP server per session; all of them must share one store. */
+  createServer: () => McpServer;
+  log?: (message: string) => void;
+}
+
+export interface HttpHandle {
+  /** The MCP endpoint, e.g. http://127.0.0.1:3000/mcp. */
+  url: string;
+  /** Ends every session and stops listening; the caller then closes the store. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return LOOPBACK_NAMES.has(bare) || /^127(\.\d{1,3}){3}$/.test(bare) || bare === "::ffff:127.0.0.1";
+}
+
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]";
+}
+
+/** Hostname of a Host header or an Origin, lower-cased, IPv6 in brackets; null when unparsable. */
+function hostnameOf(value: string, withScheme: boolean): string | null {
+  try {
+    return new URL(withScheme ? value : `http://${value}`).hostname.toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+function sendJsonError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  /** Requests and SSE streams still open; a session is idle only when none are. */
+  open: number;
+  lastActive: number;
+}
+
+/**
+ * Streamable HTTP on node:http: one MCP session per client (session ids,
+ * DELETE ends one, idle ones are reaped), with the checks a local server
+ * needs against browsers and DNS rebinding: Host and Origin validation and
+ * an optional bearer token.
+ */
+export async function startHttp(options: HttpOptions): Promise<HttpHandle> {
+  const log = options.log ?? (() => undefined);
+  const { host, token } = options;
+  if (!isLoopback(host) && !token) {
+    throw new Error(
+      `Refusing to listen on ${host} without a bearer token: anyone who can reach that address could read and change the index. ` +
+        `Set --token (or RETRIEVAL_MCP_TOKEN), or bind to 127.0.0.1.`,
+    );
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+  const tokenDigest = token ? digest(token) : null;
+  const allowedOrigins = new Set(options.allowedOrigins ?? []);
+  const boundName = hostnameOf(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host, false);
+  const sessions = new Map<string, Session>();
+
+  /** DNS rebinding: a page on evil.example that resolves to 127.0.0.1 still sends Host: evil.example. */
+  function hostAllowed(header: string | undefined): boolean {
+    // Bound to every interface, any name may reach us legitimately; the token (mandatory there) is the guard.
+    if (isWildcard(host)) return true;
+    const name = header ? hostnameOf(header, false) : null;
+    return name !== null && (isLoopback(name) || name === boundName);
+  }
+
+  function originAllowed(origin: string | undefined): boolean {
+    // Non-browser clients send no Origin; browsers always do.
+    if (origin === undefined) return true;
+    if (allowedOrigins.has(origin)) return true;
+    const name = hostnameOf(origin, true);
+    return name !== null && (isLoopback(name) || (!isWildcard(host) && name === boundName));
+  }
+
+  function authorized(header: string | undefined): boolean {
+    if (!tokenDigest) return true;
+    const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
+    // Equal-length digests make the comparison constant-time whatever the token's length.
+    return match !== null && timingSafeEqual(digest(match[1]!.trim()), tokenDigest);
+  }
+
+  function track(session: Session, res: ServerResponse): void {
+    session.open++;
+    session.lastActive = Date.now();
+    res.once("close", () => {
+      session.open--;
+      session.lastActive = Date.now();
+    });
+  }
+
+  async function newSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const server = options.createServer();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      maxRequestBodySize: maxBodyBytes,
+      onsessioninitialized: (id) => void sessions.set(id, session),
+    });
+    const session: Session = { server, transport, open: 0, lastActive: Date.now() };
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id !== undefined && sessions.get(id) === session) sessions.delete(id);
+      void server.close().catch(() => undefined);
+    };
+    await server.connect(transport);
+    track(session, res);
+    await transport.handleRequest(req, res);
+    // Anything but an initialize request (answered 400 by the SDK) leaves no session behind.
+    if (transport.sessionId === undefined) await transport.close();
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!hostAllowed(req.headers.host)) return sendJsonError(res, 403, `Forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server; connect to ${boundName}.`);
+    if (!originAllowed(req.headers.origin)) return sendJsonError(res, 403, `Forbidden: requests from origin ${req.headers.origin} are not allowed.`);
+    if (!authorized(req.headers.authorization)) {
+      const wrong = req.headers.authorization !== undefined;
+      return sendJsonError(res, 401, wrong ? "Unauthorized: the bearer token is wrong." : "Unauthorized: send Authorization: Bearer <token>.", {
+        "www-authenticate": `Bearer realm="retrieval-mcp"${wrong ? ', error="invalid_token"' : ""}`,
+      });
+    }
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (path !== ENDPOINT) return sendJsonError(res, 404, `Not found: the MCP endpoint is ${ENDPOINT}.`);
+    const declared = Number(req.headers["content-length"] ?? 0);
+    // Refused before reading; the SDK enforces the same limit on bodies streamed without a length.
+    if (declared > maxBodyBytes) {
+      res.once("finish", () => req.destroy());
+      return sendJsonError(res, 413, `Request body of ${declared} bytes exceeds the limit of ${maxBodyBytes}; send fewer chunks per call.`, { connection: "close" });
+    }
+
+    const sessionId = req.headers["mcp-session-id"];
+    if (typeof sessionId === "string") {
+      const session = sessions.get(sessionId);
+      if (!session) return sendJsonError(res, 404, "Session not found (it ended or expired); initialize a new session.");
+      track(session, res);
+      return session.transport.handleRequest(req, res);
+    }
+    if (req.method === "POST") return newSession(req, res);
+    return sendJsonError(res, 400, "Bad Request: send an initialize POST first, then the Mcp-Session-Id header it returns.");
+  }
+
+  const httpServer = createHttpServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      log(`HTTP request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      sendJsonError(res, 500, "Internal server error; see the server log.");
+    });
+  });
+
+  const reaper = setInterval(
+    () => {
+      const cutoff = Date.now() - idleMs;
+      for (const [id, session] of sessions) {
+        if (session.open === 0 && session.lastActive < cutoff) {
+          log(`closing idle session ${id}`);
+          void session.transport.close();
+        }
+      }
+    },
+    Math.max(1_000, Math.min(60_000, idleMs / 4)),
+  );
+  reaper.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(options.port, host, () => {
+      httpServer.off("error", reject);
+      resolve();
+    });
+  });
+  const address = httpServer.address() as AddressInfo;
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${urlHost}:${address.port}${ENDPOINT}`;
+  log(`listening on ${url}`);
+
+  return {
+    url,
+    async close() {
+      clearInterval(reaper);
+      await Promise.all([...sessions.values()].map((s) => s.transport.close()));
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}
