@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { RunReport, StatusReport } from "../store/store.js";
+import type { StatusReport } from "../store/store.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
 
@@ -55,7 +55,6 @@ const statusOutput = z.object({
 type StatusOutput = z.infer<typeof statusOutput>;
 
 function toOutput(report: StatusReport): StatusOutput {
-  const run = (r: RunReport | null) => (r ? { ...r } : null);
   return {
     counts: report.counts,
     total_chunks: report.chunks,
@@ -76,8 +75,8 @@ function toOutput(report: StatusReport): StatusOutput {
       },
       index_coverage: report.lance.index_coverage,
     },
-    last_recovery: run(report.last_recovery),
-    last_gc: run(report.last_gc),
+    last_recovery: report.last_recovery,
+    last_gc: report.last_gc,
     data_dir: report.data_dir,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
