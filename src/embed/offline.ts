@@ -9,7 +9,11 @@ const STEP = 16;
 
 interface UseModel {
   embed(input: string[]): Promise<number[][]>;
+  tokenizer: { encode(input: string): number[] };
 }
+
+/** Any text the vocabulary covers; see `step`. */
+const SENTINEL = "a";
 
 /**
  * Universal Sentence Encoder lite (512-d, Apache-2.0), whose weights ship
@@ -34,7 +38,7 @@ export class OfflineEmbedder implements Embedder {
     const out: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += STEP) {
       throwIfAborted(options.signal);
-      for (const vector of await model.embed(texts.slice(i, i + STEP))) out.push(toUnitVector(vector));
+      for (const vector of await step(model, texts.slice(i, i + STEP))) out.push(toUnitVector(vector));
       if (i + STEP < texts.length) await yieldToEventLoop();
     }
     return out;
@@ -56,4 +60,17 @@ export class OfflineEmbedder implements Embedder {
     this.loading.catch(() => (this.loading = null));
     return this.loading;
   }
+}
+
+/**
+ * USE-lite builds a sparse batch whose size comes from the last token:
+ * texts without tokens (empty, emoji only) at the end of a batch vanish from
+ * the output, and a batch of only such texts crashes. A trailing sentinel
+ * keeps every row, and its own vector is dropped.
+ */
+async function step(model: UseModel, batch: string[]): Promise<number[][]> {
+  const padded = model.tokenizer.encode(batch.at(-1)!).length === 0 ? [...batch, SENTINEL] : batch;
+  const vectors = (await model.embed(padded)).slice(0, batch.length);
+  if (vectors.length !== batch.length) throw new EmbedderError(`the offline model returned ${vectors.length} vectors for ${batch.length} texts`);
+  return vectors;
 }
