@@ -203,11 +203,8 @@ export async function startHttp(options: HttpOptions): Promise<HttpHandle> {
   });
   const address = httpServer.address() as AddressInfo;
   const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${urlHost}:${address.port}${ENDPOINT}`;
-  log(`listening on ${url}`);
-
   return {
-    url,
+    url: `http://${urlHost}:${address.port}${ENDPOINT}`,
     async close() {
       clearInterval(reaper);
       await Promise.all([...sessions.values()].map((s) => s.transport.close()));
