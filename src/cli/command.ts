@@ -1,0 +1,47 @@
+import type { Embedder } from "../embed/embedder.js";
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** Shown in help after the flag, e.g. `<dir>`. */
+  value?: string;
+  description: string;
+}
+
+/** What every command receives once its arguments are parsed and validated. */
+export interface CommandContext {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  dataDir: string;
+  embedderSpec: string;
+  /** Built from `embedderSpec`, loaded only on first use. */
+  embedder: Embedder;
+  env: NodeJS.ProcessEnv;
+  version: string;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Positional arguments as shown in the usage line, e.g. `<query>`. */
+  args: string;
+  /** Fewest positionals accepted; more than `maxArgs` is a usage error. */
+  minArgs: number;
+  maxArgs: number;
+  options: Record<string, OptionSpec>;
+  /** Lines after the option list: examples, environment, notes. */
+  details?: string;
+  /** Resolves to the process exit code. */
+  run(context: CommandContext): Promise<number>;
+}
+
+/** Wrong flags, values or arguments: exit code 2, with a pointer to `--help`. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,125 @@
+import { parseArgs } from "node:util";
+import { EmbedderSpecError, embedderFromSpec } from "../embed/from-spec.js";
+import { defaultDataDir } from "../store/paths.js";
+import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
+
+export const DEFAULT_EMBEDDER = "hash:384";
+
+/** Flags every command takes. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  "data-dir": {
+    type: "string",
+    value: "<dir>",
+    description: "Data directory (metadata.db, lance/, lance.lock). Env: RETRIEVAL_MCP_DATA_DIR. Default: the per-user data folder.",
+  },
+  embedder: {
+    type: "string",
+    value: "<spec>",
+    description: `Embedding model, provider[:model], e.g. hash:384. Env: RETRIEVAL_MCP_EMBEDDER. Default: ${DEFAULT_EMBEDDER}.`,
+  },
+  "model-path": {
+    type: "string",
+    value: "<dir>",
+    description: "Folder of pre-downloaded models laid out as <dir>/<org>/<name>/. Env: RETRIEVAL_MCP_MODEL_DIR.",
+  },
+  offline: { type: "boolean", description: "Never download a model. Env: RETRIEVAL_MCP_OFFLINE=1 or HF_HUB_OFFLINE=1." },
+  help: { type: "boolean", short: "h", description: "Show help for the command and exit." },
+  version: { type: "boolean", description: "Print the version and exit." },
+};
+
+export type Invocation =
+  | { kind: "help"; command: Command | null }
+  | { kind: "version" }
+  | { kind: "run"; command: Command; context: CommandContext };
+
+/** An empty variable counts as unset, as shells and config files often leave them. */
+function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/**
+ * Picks the command (the first argument unless it is a flag; `serve` when
+ * there is none) and parses its flags strictly: unknown flags, missing
+ * values and wrong argument counts are usage errors.
+ */
+export function parseInvocation(argv: readonly string[], commands: readonly Command[], env: NodeJS.ProcessEnv, version: string): Invocation {
+  const first = argv[0];
+  const named = first !== undefined && !first.startsWith("-");
+  if (named && first === "help") return { kind: "help", command: argv[1] ? findCommand(commands, argv[1]) : null };
+  const command = findCommand(commands, named ? first : "serve");
+  const rest = named ? argv.slice(1) : argv;
+
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      options: toParseArgsOptions({ ...COMMON_OPTIONS, ...command.options }),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message.replace(/\. To specify a positional argument.*$/s, ".") : String(error), command.name);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { kind: "help", command: named ? command : null };
+  if (values.version) return { kind: "version" };
+
+  const positionals = parsed.positionals;
+  if (positionals.length < command.minArgs) {
+    throw new UsageError(`${command.name} needs ${command.args}.`, command.name);
+  }
+  if (positionals.length > command.maxArgs) {
+    const extra = positionals.slice(command.maxArgs).map((p) => JSON.stringify(p)).join(", ");
+    throw new UsageError(
+      named ? `${command.name} does not take the argument${positionals.length - command.maxArgs > 1 ? "s" : ""} ${extra}.` : `Unknown command ${extra}.`,
+      named ? command.name : undefined,
+    );
+  }
+
+  const dataDir = stringValue(values, "data-dir") ?? fromEnv(env, "RETRIEVAL_MCP_DATA_DIR") ?? defaultDataDir(env);
+  if (dataDir.trim() === "") throw new UsageError("--data-dir must not be empty.", command.name);
+  const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER;
+  const modelPath = stringValue(values, "model-path");
+  let embedder;
+  try {
+    // Unset options fall back to the environment inside the embedder.
+    embedder = embedderFromSpec(embedderSpec, {
+      dataDir,
+      env,
+      log: (line) => process.stderr.write(`retrieval-mcp: ${line}\n`),
+      ...(modelPath === undefined ? {} : { modelPath }),
+      ...(values.offline ? { offline: true } : {}),
+    });
+  } catch (error) {
+    if (error instanceof EmbedderSpecError) throw new UsageError(error.message, command.name);
+    throw error;
+  }
+  return { kind: "run", command, context: { values, positionals, dataDir, embedderSpec, embedder, env, version } };
+}
+
+function findCommand(commands: readonly Command[], name: string): Command {
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new UsageError(`Unknown command ${JSON.stringify(name)}. Commands: ${commands.map((c) => c.name).join(", ")}.`);
+  return command;
+}
+
+function toParseArgsOptions(specs: Record<string, OptionSpec>): Record<string, { type: "string" | "boolean"; short?: string }> {
+  return Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]));
+}
+
+export function stringValue(values: CommandContext["values"], name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** A whole number within [min, max], or a usage error naming the flag. */
+export function intOption(values: CommandContext["values"], name: string, min: number, max: number, fallback: number, command: string): number {
+  const raw = stringValue(values, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}.`, command);
+  }
+  return n;
+}

@@ -1,0 +1,86 @@
+import { once } from "node:events";
+import { UsageError, type Command, type CommandContext } from "../cli/command.js";
+import { intOption, stringValue } from "../cli/parse.js";
+import { lazyStore } from "../lazy-store.js";
+import { logToStderr, openStore } from "./open-store.js";
+
+const DEFAULT_HOST = "127.0.0.1";
+const DEFAULT_PORT = 7700;
+const HTTP_ONLY = ["host", "port", "token", "max-body"] as const;
+
+type HttpModule = typeof import("../transport/http.js");
+
+/** `33554432`, `512k`, `32m`, `1g`: bytes, or KiB/MiB/GiB. */
+export function parseSize(raw: string): number | null {
+  const match = /^(\d+)\s*([kmg])?i?b?$/i.exec(raw.trim());
+  if (!match) return null;
+  const scale = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? "").toLowerCase() as "k" | "m" | "g"] ?? 1;
+  const bytes = Number(match[1]) * scale;
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
+}
+
+interface HttpSettings {
+  host: string;
+  port: number;
+  token: string | undefined;
+  maxBodyBytes: number;
+}
+
+function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
+  const host = stringValue(context.values, "host") ?? DEFAULT_HOST;
+  const port = intOption(context.values, "port", 0, 65535, DEFAULT_PORT, "serve");
+  const rawMaxBody = stringValue(context.values, "max-body");
+  const maxBodyBytes = rawMaxBody === undefined ? http.DEFAULT_MAX_BODY_BYTES : parseSize(rawMaxBody);
+  if (maxBodyBytes === null) throw new UsageError(`--max-body must be a size in bytes such as 33554432 or 32m, got ${JSON.stringify(rawMaxBody)}.`, "serve");
+  const envToken = context.env.RETRIEVAL_MCP_TOKEN;
+  const token = stringValue(context.values, "token") ?? (envToken === "" ? undefined : envToken);
+  if (token === undefined && !http.isLoopback(host)) {
+    throw new UsageError(
+      `Serving on ${host} makes the server reachable from other machines; set a bearer token with --token or RETRIEVAL_MCP_TOKEN, or bind to 127.0.0.1.`,
+      "serve",
+    );
+  }
+  return { host, port, token, maxBodyBytes };
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Run the MCP server (the default command): stdio for one client, or Streamable HTTP for many.",
+  args: "",
+  minArgs: 0,
+  maxArgs: 0,
+  options: {
+    transport: { type: "string", value: "<stdio|http>", description: "Transport (default stdio). On stdio, stdout carries only JSON-RPC; logs go to stderr." },
+    host: { type: "string", value: "<host>", description: `HTTP: interface to bind (default ${DEFAULT_HOST}). Anything but loopback needs a token.` },
+    port: { type: "string", value: "<port>", description: `HTTP: port (default ${DEFAULT_PORT}; 0 picks a free one). The endpoint is /mcp.` },
+    token: { type: "string", value: "<token>", description: "HTTP: bearer token clients must send (Authorization: Bearer <token>). Env: RETRIEVAL_MCP_TOKEN." },
+    "max-body": { type: "string", value: "<size>", description: "HTTP: largest request body, in bytes or with k/m/g (default 32m); larger requests get 413." },
+  },
+  details: "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
+  async run(context) {
+    const transport = stringValue(context.values, "transport") ?? "stdio";
+    if (transport !== "stdio" && transport !== "http") throw new UsageError(`--transport must be stdio or http, got ${JSON.stringify(transport)}.`, "serve");
+    if (transport === "stdio") {
+      const given = HTTP_ONLY.filter((name) => context.values[name] !== undefined);
+      if (given.length > 0) throw new UsageError(`${given.map((n) => `--${n}`).join(", ")} only apply to --transport http.`, "serve");
+    }
+    // Each module loads only when needed: start-up time goes into every client's launch.
+    const httpModule = transport === "http" ? await import("../transport/http.js") : null;
+    const http = httpModule ? httpSettings(context, httpModule) : null;
+    const { createServer } = await import("../server.js");
+    const store = lazyStore(() => openStore({ dataDir: context.dataDir, embedder: context.embedder, log: logToStderr }));
+    const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr });
+    if (!httpModule || !http) {
+      const { runStdio } = await import("../transport/stdio.js");
+      await runStdio({ server: newServer(), onClose: store.close, log: logToStderr });
+      return 0;
+    }
+    const running = await httpModule.startHttp({ ...http, createServer: newServer, log: logToStderr });
+    logToStderr(`listening on ${running.url}${http.token ? " (bearer token required)" : ""}; data dir ${context.dataDir}`);
+    const signal = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
+    logToStderr(`stopping (${String(signal[0] ?? "signal")})`);
+    await running.close();
+    await store.close();
+    return 0;
+  },
+};
