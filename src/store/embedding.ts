@@ -51,25 +51,24 @@ async function withTimeout<T>(
   options: { signal?: AbortSignal; timeoutMs: number },
 ): Promise<T> {
   const controller = new AbortController();
+  // Settles on the caller's cancel or on the timeout, whether or not the
+  // embedder itself honours the signal.
+  const stopped = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+  });
   const onAbort = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new StoreError(
+  const timer = setTimeout(() => {
+    controller.abort(
+      new StoreError(
         "embedder_failed",
         `The embedder ${embedder.provider}:${embedder.model} did not answer within ${Math.round(options.timeoutMs / 1000)} s; nothing was written. Check that the model or endpoint is reachable, then retry.`,
-      );
-      controller.abort(error);
-      reject(error);
-    }, options.timeoutMs);
-  });
-  const aborted = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-  });
+      ),
+    );
+  }, options.timeoutMs);
   try {
-    return await Promise.race([run(controller.signal), timeout, aborted]);
+    return await Promise.race([run(controller.signal), stopped]);
   } catch (error) {
     if (error instanceof StoreError) throw error;
     if (options.signal?.aborted || isAbortError(error)) {

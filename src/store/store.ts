@@ -9,7 +9,7 @@ import { MetadataDb, type ChunkWrite, type LiveChunk, type PendingWork, type Rec
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import { DeleteInput, IndexInput, SearchInput, describeIssues, type Filter, type Metadata } from "./schemas.js";
 import { sqlString } from "./sql-literal.js";
-import { VectorTable, type VectorRow, type VectorTableStats } from "./vector-table.js";
+import { VectorTable, quarantineBrokenManifests, type VectorRow, type VectorTableStats } from "./vector-table.js";
 import { WriterLock } from "./writer-lock.js";
 import type { z } from "zod";
 
@@ -185,6 +185,8 @@ export class Store {
   private commitsSinceOptimize = 0;
   private annBuilding = false;
   private closed = false;
+  /** Aborted by close(): background embedding stops and its records stay pending for the next open. */
+  private readonly closing = new AbortController();
 
   private constructor(
     options: StoreOptions,
@@ -414,7 +416,10 @@ export class Store {
   private async drive(work: readonly PendingWork[]): Promise<number> {
     if (work.length === 0) return 0;
     const info = await this.modelInfo();
-    const vectors = await embedChecked(this.options.embedder, info, work.map((w) => w.text), "document", { timeoutMs: this.options.embedTimeoutMs });
+    const vectors = await embedChecked(this.options.embedder, info, work.map((w) => w.text), "document", {
+      signal: this.closing.signal,
+      timeoutMs: this.options.embedTimeoutMs,
+    });
     await this.committer.submit(work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })));
     return work.length;
   }
@@ -551,6 +556,9 @@ export class Store {
   async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
     this.assertOpen();
     if (options.repair) {
+      const table = this.meta.getSetting<string>(TABLE_SETTING);
+      const quarantined = table ? quarantineBrokenManifests(VectorTable.tableDir(this.paths.lanceDir, table)) : [];
+      if (quarantined.length > 0) this.log(`set aside broken Lance manifests: ${quarantined.join(", ")}`);
       await this.recover({ reconcile: true });
       await this.gc();
       await this.committer.idle();
@@ -750,7 +758,7 @@ export class Store {
   }
 
   private log(message: string): void {
-    if (!this.closed) this.options.log?.(message);
+    if (!this.closing.signal.aborted) this.options.log?.(message);
   }
 
   private assertOpen(): void {
@@ -761,6 +769,7 @@ export class Store {
     if (this.closed) return;
     for (const timer of this.timers) clearInterval(timer);
     if (this.gcSoon) clearTimeout(this.gcSoon);
+    this.closing.abort();
     await this.settle();
     this.closed = true;
     const table = await this.tablePromise?.catch(() => null);

@@ -1,0 +1,40 @@
+import type { Embedder, EmbedderInfo, EmbedOptions } from "../../src/embed/embedder.js";
+import { HashEmbedder } from "../../src/embed/hash.js";
+import { DIM } from "./store.js";
+
+/**
+ * The hashing embedder with a switch: tests flip `mode` to make the next
+ * calls return broken vectors, throw, or hang, and count the calls made.
+ */
+export class FaultyEmbedder implements Embedder {
+  readonly provider = "hash";
+  readonly model = String(DIM);
+  readonly maxBatchSize = 1024;
+  mode: "ok" | "nan" | "wrong-dimension" | "throw" | "hang" | "hang-documents" = "ok";
+  calls = 0;
+  texts = 0;
+  private readonly inner = new HashEmbedder(DIM);
+
+  load(): Promise<EmbedderInfo> {
+    return this.inner.load();
+  }
+
+  async embed(texts: readonly string[], options: EmbedOptions): Promise<Float32Array[]> {
+    this.calls++;
+    this.texts += texts.length;
+    switch (this.mode) {
+      case "throw":
+        throw new Error("model server exploded");
+      case "hang":
+        return new Promise(() => undefined);
+      case "hang-documents":
+        return options.kind === "document" ? new Promise(() => undefined) : this.inner.embed(texts, options);
+      case "nan":
+        return texts.map(() => new Float32Array(DIM).fill(Number.NaN));
+      case "wrong-dimension":
+        return texts.map(() => new Float32Array(DIM + 1));
+      default:
+        return this.inner.embed(texts, options);
+    }
+  }
+}

@@ -1,0 +1,337 @@
+import { describe, expect, test } from "vitest";
+import { HashEmbedder } from "../src/embed/hash.js";
+import { StoreError } from "../src/store/errors.js";
+import { FaultyEmbedder } from "./helpers/embedders.js";
+import { DIM, openStore } from "./helpers/store.js";
+import { useTempDirs } from "./helpers/tmp.js";
+
+const tmp = useTempDirs();
+
+async function lanceVersion(store: Awaited<ReturnType<typeof openStore>>): Promise<number> {
+  return (await store.status()).lance?.version ?? 0;
+}
+
+describe("write", () => {
+  test("index commits, search finds it, re-index of the same content is unchanged without embedding", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    const first = await store.index({ text: "Kestrels hover over motorway verges", chunk_id: "k1", metadata: { b: 1, a: "x" } });
+    expect(first).toMatchObject({ chunk_id: "k1", status: "committed" });
+    expect(first.content_hash).toMatch(/^[0-9a-f]{64}$/);
+
+    const { results } = await store.search({ query: "kestrels hover", k: 1 });
+    expect(results.map((r) => r.chunk_id)).toEqual(["k1"]);
+    expect(results[0]!.metadata).toEqual({ a: "x", b: 1 });
+
+    const calls = embedder.calls;
+    // Key order does not make metadata different.
+    const again = await store.index({ text: "Kestrels hover over motorway verges", chunk_id: "k1", metadata: { a: "x", b: 1 } });
+    expect(again).toEqual({ ...first, status: "unchanged" });
+    expect(embedder.calls).toBe(calls);
+
+    const changedMeta = await store.index({ text: "Kestrels hover over motorway verges", chunk_id: "k1", metadata: { a: "y" } });
+    expect(changedMeta.status).toBe("committed");
+    expect(changedMeta.generation).toBeGreaterThan(first.generation);
+    await store.close();
+  });
+
+  test("a chunk_id derived from content makes indexing the same text idempotent", async () => {
+    const store = await openStore(tmp());
+    const a = await store.index({ text: "same words", doc_id: "d" });
+    const b = await store.index({ text: "same words", doc_id: "d" });
+    const c = await store.index({ text: "same words", doc_id: "other" });
+    expect(b.chunk_id).toBe(a.chunk_id);
+    expect(b.status).toBe("unchanged");
+    expect(c.chunk_id).not.toBe(a.chunk_id);
+    await store.close();
+  });
+
+  test("a batch of N chunks is one Lance commit", async () => {
+    const store = await openStore(tmp());
+    await store.index({ text: "warm-up creates the table", chunk_id: "w" });
+    const before = await lanceVersion(store);
+    const chunks = Array.from({ length: 200 }, (_, i) => ({ text: `batch chunk number ${i}`, chunk_id: `b${i}` }));
+    const results = await store.indexMany(chunks);
+    expect(results.every((r) => r.status === "committed")).toBe(true);
+    expect(await lanceVersion(store)).toBe(before + 1);
+    expect((await store.status()).counts.committed).toBe(201);
+    await store.close();
+  });
+
+  test("concurrent single-chunk writes are grouped into few Lance commits", async () => {
+    const store = await openStore(tmp());
+    await store.index({ text: "warm-up", chunk_id: "w" });
+    const before = await lanceVersion(store);
+    const n = 100;
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => store.index({ text: `concurrent write ${i}`, chunk_id: `c${i}` })));
+    expect(results.every((r) => r.status === "committed")).toBe(true);
+    const commits = (await lanceVersion(store)) - before;
+    expect(commits).toBeGreaterThanOrEqual(1);
+    expect(commits).toBeLessThanOrEqual(n / 4);
+    await store.close();
+  });
+
+  test("wait:false returns pending at once and a background worker commits", async () => {
+    const store = await openStore(tmp());
+    const result = await store.index({ text: "deferred embedding of this chunk", chunk_id: "p" }, { wait: false });
+    expect(result.status).toBe("pending");
+    await store.settle();
+    const status = await store.status(["p"]);
+    expect(status.chunk_states).toEqual([{ chunk_id: "p", status: "committed", generation: result.generation, vector_committed: true }]);
+    expect((await store.search({ query: "deferred embedding", k: 1 })).results[0]?.chunk_id).toBe("p");
+    await store.close();
+  });
+
+  test("duplicate ids in one batch are refused before anything is written", async () => {
+    const store = await openStore(tmp());
+    await expect(store.indexMany([{ text: "a", chunk_id: "x" }, { text: "b", chunk_id: "x" }])).rejects.toThrow(/appears more than once/);
+    expect((await store.status()).chunks).toBe(0);
+    await store.close();
+  });
+
+  test("replaceDocument swaps a document's chunks in one step", async () => {
+    const store = await openStore(tmp());
+    await store.replaceDocument({ doc_id: "guide.md" }, [
+      { text: "old first part about herons", chunk_id: "g#0" },
+      { text: "old second part about egrets", chunk_id: "g#1" },
+    ]);
+    const { results, removed } = await store.replaceDocument({ doc_id: "guide.md" }, [{ text: "new single part about storks", chunk_id: "g#0" }]);
+    expect(results[0]!.status).toBe("committed");
+    expect(removed).toEqual(["g#1"]);
+    expect(store.documentChunks("guide.md").map((c) => c.text)).toEqual(["new single part about storks"]);
+    const hits = (await store.search({ query: "egrets herons storks", k: 5 })).results.map((r) => r.chunk_id);
+    expect(hits).toEqual(["g#0"]);
+    await store.close();
+  });
+});
+
+describe("bad input and faults leave the store unchanged", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["empty text", { text: "" }, /text must not be empty/],
+    ["text over 1 MiB", { text: "x".repeat(1024 * 1024 + 1) }, /at most 1 MiB/],
+    ["control characters in id", { text: "t", chunk_id: "a\nb" }, /chunk_id must not contain control characters/],
+    ["overlong id", { text: "t", chunk_id: "x".repeat(257) }, /chunk_id must be at most 256/],
+    ["nested metadata", { text: "t", metadata: { a: { b: 1 } } }, /metadata/],
+    ["non-string text", { text: 42 }, /text/],
+  ];
+  test.each(cases)("%s", async (_name, input, message) => {
+    const store = await openStore(tmp());
+    const error = await store.index(input).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe("invalid_input");
+    expect((error as Error).message).toMatch(message);
+    expect((await store.status()).chunks).toBe(0);
+    await store.close();
+  });
+
+  test.each([
+    ["nan", /NaN at position 0/],
+    ["wrong-dimension", /dimension 65 .* 64-dimensional/],
+    ["throw", /model server exploded/],
+  ] as const)("an embedder returning %s writes nothing and keeps acknowledged data", async (mode, message) => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.index({ text: "acknowledged before the fault", chunk_id: "safe" });
+    embedder.mode = mode;
+    await expect(store.index({ text: "this one fails", chunk_id: "bad" })).rejects.toThrow(message);
+    await expect(store.index({ text: "acknowledged, now changed", chunk_id: "safe" })).rejects.toThrow(message);
+    embedder.mode = "ok";
+    const status = await store.status(["safe", "bad"]);
+    expect(status.counts).toEqual({ pending: 0, committed: 1, tombstone: 0 });
+    expect(status.chunk_states?.map((c) => c.status)).toEqual(["committed", "missing"]);
+    expect(store.get(["safe"])[0]!.text).toBe("acknowledged before the fault");
+    await store.close();
+  });
+
+  test("a hanging embedder times out with a clear error and writes nothing", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder, embedTimeoutMs: 200 });
+    embedder.mode = "hang";
+    await expect(store.index({ text: "never embedded", chunk_id: "h" })).rejects.toThrow(/did not answer within 0 s; nothing was written/);
+    expect((await store.status()).chunks).toBe(0);
+    await store.close();
+  });
+
+  test("cancelling a write while it embeds writes nothing", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    embedder.mode = "hang";
+    const controller = new AbortController();
+    const pending = store.index({ text: "cancelled", chunk_id: "c" }, { signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: "aborted" });
+    expect((await store.status()).chunks).toBe(0);
+    await store.close();
+  });
+
+  test("a store refuses a different embedder, naming both and the way out", async () => {
+    const dir = tmp();
+    const store = await openStore(dir);
+    await store.index({ text: "bind the store", chunk_id: "b" });
+    await store.close();
+    await expect(openStore(dir, { embedder: new HashEmbedder(DIM * 2) })).rejects.toThrow(
+      new RegExp(`bound to the embedder hash:${DIM} .*hash:${DIM * 2} was requested.*reindex`),
+    );
+  });
+});
+
+describe("search", () => {
+  test("filters by collection and doc_id inside Lance and still returns k results", async () => {
+    const store = await openStore(tmp());
+    const chunks = [];
+    for (let i = 0; i < 60; i++) {
+      chunks.push({ text: `river otter note ${i}`, chunk_id: `n${i}`, collection: i % 3 === 0 ? "wildlife" : "misc", doc_id: `doc${i % 2}` });
+    }
+    await store.indexMany(chunks);
+    const inCollection = await store.search({ query: "river otter", k: 10, collection: "wildlife" });
+    expect(inCollection.results).toHaveLength(10);
+    expect(inCollection.results.every((r) => r.collection === "wildlife")).toBe(true);
+    const inDoc = await store.search({ query: "river otter", k: 50, collection: "wildlife", doc_id: "doc1" });
+    expect(inDoc.results).toHaveLength(10);
+    expect(inDoc.results.every((r) => r.collection === "wildlife" && r.doc_id === "doc1")).toBe(true);
+    expect((await store.search({ query: "river otter", k: 5, collection: "nope" })).results).toEqual([]);
+    await store.close();
+  });
+
+  test("over-fetches past stale, deleted and filtered rows until k results are found", async () => {
+    const store = await openStore(tmp());
+    // 40 near-identical chunks that will be deleted rank above the survivors.
+    await store.indexMany(Array.from({ length: 40 }, (_, i) => ({ text: `alpha beta gamma ${i}`, chunk_id: `gone${i}` })));
+    await store.indexMany(Array.from({ length: 8 }, (_, i) => ({ text: `alpha beta gamma delta epsilon zeta eta theta ${i}`, chunk_id: `keep${i}`, metadata: { tags: ["keep", i % 2 ? "odd" : "even"] } })));
+    await store.delete({ chunk_ids: Array.from({ length: 40 }, (_, i) => `gone${i}`) });
+    const { results } = await store.search({ query: "alpha beta gamma", k: 8 });
+    expect(results.map((r) => r.chunk_id).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `keep${i}`).sort());
+    const odd = await store.search({ query: "alpha beta gamma", k: 8, filter: { tags: "odd" } });
+    expect(odd.results).toHaveLength(4);
+    const list = await store.search({ query: "alpha beta gamma", k: 8, filter: { tags: ["odd", "even"] } });
+    expect(list.results).toHaveLength(8);
+    await store.close();
+  });
+
+  test("never returns a chunk whose latest write is pending, nor a chunk twice", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.index({ text: "lighthouse keeper logbook", chunk_id: "l" });
+    await store.index({ text: "lighthouse lamp maintenance", chunk_id: "m" });
+    // The new text of "l" is written (step 1) but its vector never arrives;
+    // Lance still holds the vector of the old text.
+    embedder.mode = "hang-documents";
+    await store.index({ text: "completely different words now", chunk_id: "l" }, { wait: false });
+    const { results } = await store.search({ query: "lighthouse keeper logbook", k: 10 });
+    expect(results.map((r) => r.chunk_id)).toEqual(["m"]);
+    expect((await store.status(["l"])).chunk_states?.[0]?.status).toBe("pending");
+    await store.close();
+  });
+
+  test("min_score and max_chars shape the results", async () => {
+    const store = await openStore(tmp());
+    await store.index({ text: "exact phrase about sandpipers on mudflats", chunk_id: "s" });
+    await store.index({ text: "unrelated: quarterly tax filing deadlines", chunk_id: "t" });
+    const { results } = await store.search({ query: "exact phrase about sandpipers on mudflats", k: 5, min_score: 0.5, max_chars: 11 });
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ chunk_id: "s", text: "exact phras", truncated: true });
+    expect(results[0]!.score).toBeGreaterThan(0.99);
+    await store.close();
+  });
+
+  test("an empty, never-bound store answers searches without loading a model", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    expect((await store.search({ query: "anything" })).results).toEqual([]);
+    expect(embedder.calls).toBe(0);
+    expect((await store.status()).model).toMatchObject({ bound: false, provider: "hash" });
+    await store.close();
+  });
+});
+
+describe("delete and GC", () => {
+  test("a deleted chunk vanishes at once; GC then removes its vector and its tombstone", async () => {
+    const store = await openStore(tmp());
+    await store.indexMany([
+      { text: "first document chunk", chunk_id: "a", doc_id: "doc" },
+      { text: "second document chunk", chunk_id: "b", doc_id: "doc" },
+      { text: "a chunk elsewhere", chunk_id: "c", doc_id: "other" },
+    ]);
+    const deleted = await store.delete({ doc_id: "doc" });
+    expect(deleted).toEqual({ deleted: 2, chunk_ids: expect.arrayContaining(["a", "b"]), pending_gc: 2 });
+    expect((await store.search({ query: "document chunk", k: 5 })).results.map((r) => r.chunk_id)).toEqual(["c"]);
+    let status = await store.status();
+    expect(status.counts).toEqual({ pending: 0, committed: 1, tombstone: 2 });
+    expect(status.lance?.rows).toBe(3);
+
+    const gc = await store.gc();
+    expect(gc).toMatchObject({ ok: true, removed: 2 });
+    status = await store.status();
+    expect(status.counts.tombstone).toBe(0);
+    expect(status.lance?.rows).toBe(1);
+    expect(status.last_gc).toMatchObject({ ok: true, removed: 2 });
+    expect(await store.delete({ chunk_id: "a" })).toEqual({ deleted: 0, chunk_ids: [], pending_gc: 0 });
+    await store.close();
+  });
+
+  test("re-indexing a deleted chunk before GC brings it back, and GC spares it", async () => {
+    const store = await openStore(tmp());
+    await store.index({ text: "phoenix rising", chunk_id: "p" });
+    await store.delete({ chunk_id: "p" });
+    await store.index({ text: "phoenix rising again", chunk_id: "p" });
+    await store.gc();
+    expect((await store.search({ query: "phoenix rising again", k: 3 })).results.map((r) => r.chunk_id)).toEqual(["p"]);
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
+  });
+
+  test("background GC runs shortly after a delete", async () => {
+    const store = await openStore(tmp(), { background: true });
+    await store.index({ text: "short-lived", chunk_id: "s" });
+    await store.delete({ chunk_id: "s" });
+    await expect.poll(async () => (await store.status()).counts.tombstone, { timeout: 30_000, interval: 100 }).toBe(0);
+    expect((await store.status()).lance?.rows).toBe(0);
+    await store.close();
+  });
+});
+
+describe("status and maintenance", () => {
+  test("reports counts, the oldest pending age and Lance state", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.index({ text: "committed one", chunk_id: "c1" });
+    embedder.mode = "hang-documents";
+    await store.index({ text: "stuck", chunk_id: "p1" }, { wait: false });
+    const status = await store.status(["c1", "p1", "zz"]);
+    expect(status.counts).toEqual({ pending: 1, committed: 1, tombstone: 0 });
+    expect(status.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
+    expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true });
+    expect(status.lance).toMatchObject({ table: "chunks", rows: 1 });
+    expect(status.chunk_states).toEqual([
+      { chunk_id: "c1", status: "committed", generation: expect.any(Number), vector_committed: true },
+      { chunk_id: "p1", status: "pending", generation: expect.any(Number), vector_committed: false },
+      { chunk_id: "zz", status: "missing", generation: null, vector_committed: false },
+    ]);
+    embedder.mode = "ok";
+    await store.close();
+  });
+
+  test("optimize compacts the fragments many small commits leave", async () => {
+    const store = await openStore(tmp());
+    for (let i = 0; i < 12; i++) await store.index({ text: `one commit each ${i}`, chunk_id: `o${i}` });
+    expect((await store.status()).lance?.fragments).toBeGreaterThanOrEqual(12);
+    await store.optimize();
+    const status = await store.status();
+    expect(status.lance?.fragments).toBe(1);
+    expect(status.last_optimize).toMatchObject({ ok: true, rows: 12 });
+    expect((await store.search({ query: "one commit each 7", k: 1 })).results[0]?.chunk_id).toBe("o7");
+    await store.close();
+  });
+
+  test("builds an ANN index past the size threshold and keeps searching correctly", async () => {
+    const store = await openStore(tmp(), { annMinRows: 300 });
+    await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `indexed row ${i} about topic ${i % 17}`, chunk_id: `r${i}` })));
+    await store.optimize();
+    await store.settle();
+    const status = await store.status();
+    expect(status.lance?.index).toMatchObject({ indexedRows: 400, unindexedRows: 0 });
+    expect(status.lance?.index_coverage).toBe(1);
+    expect((await store.search({ query: "indexed row 123 about topic 4", k: 1 })).results[0]?.chunk_id).toBe("r123");
+    await store.close();
+  });
+});
