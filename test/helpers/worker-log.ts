@@ -18,6 +18,7 @@ interface WorkerLine {
  */
 export class ExpectedState {
   private readonly possible = new Map<string, Set<string | null>>();
+  private readonly touched = new Set<string>();
   acknowledged = 0;
 
   constructor(readonly ids: string[]) {
@@ -35,6 +36,7 @@ export class ExpectedState {
       message.ids.forEach((id, i) => {
         const value = op === "index" ? message.texts![i]! : null;
         const set = this.possible.get(id)!;
+        this.touched.add(id);
         if (message.ack) {
           set.clear();
           this.acknowledged++;
@@ -44,15 +46,22 @@ export class ExpectedState {
     }
   }
 
+  async check(store: Store): Promise<void> {
+    await ExpectedState.checkTogether(store, [this]);
+  }
+
   /**
    * Checks the store against the possibilities (I1, I2), then narrows each
-   * id to what the store actually holds for the next round.
+   * id to what the store actually holds for the next round. For workers
+   * that ran side by side, a chunk may hold the outcome of whichever
+   * worker touched it last.
    */
-  async check(store: Store): Promise<void> {
-    for (const id of this.ids) {
+  static async checkTogether(store: Store, states: readonly ExpectedState[]): Promise<void> {
+    for (const id of states[0]!.ids) {
       const [chunk] = store.get([id]);
       const actual = chunk?.text ?? null;
-      const allowed = [...this.possible.get(id)!];
+      const writers = states.filter((s) => s.touched.has(id));
+      const allowed = (writers.length > 0 ? writers : states).flatMap((s) => [...s.possible.get(id)!]);
       expect(allowed, `chunk ${id}`).toContain(actual);
       if (chunk) {
         expect(chunk.status, `chunk ${id}`).toBe("committed");
@@ -60,7 +69,7 @@ export class ExpectedState {
         expect(results[0], `search for ${id}'s text`).toMatchObject({ chunk_id: id, text: chunk.text });
         expect(new Set(results.map((r) => r.chunk_id)).size).toBe(results.length);
       }
-      this.possible.set(id, new Set([actual]));
+      for (const s of states) s.possible.set(id, new Set([actual]));
     }
   }
 }
