@@ -1,6 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { HashEmbedder } from "../src/embed/hash.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { StoreError } from "../src/store/errors.js";
+import { Store } from "../src/store/store.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
 import { DIM, openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
@@ -161,6 +164,18 @@ describe("bad input and faults leave the store unchanged", () => {
     controller.abort();
     await expect(pending).rejects.toMatchObject({ code: "aborted" });
     expect((await store.status()).chunks).toBe(0);
+    await store.close();
+  });
+
+  test("readBinding tells a store's model without creating or changing anything", async () => {
+    const dir = tmp();
+    const missing = join(dir, "not-yet");
+    expect(Store.readBinding(missing)).toBeNull();
+    expect(existsSync(missing)).toBe(false);
+    const store = await openStore(dir);
+    expect(Store.readBinding(dir)).toBeNull();
+    await store.index({ text: "bind me", chunk_id: "b" });
+    expect(Store.readBinding(dir)).toEqual({ provider: "hash", model: String(DIM), dimension: DIM, distance: "dot", normalized: true });
     await store.close();
   });
 

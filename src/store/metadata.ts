@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { EmbedderInfo } from "../embed/embedder.js";
 import { migrate } from "./migrate.js";
@@ -61,6 +62,24 @@ export interface StatusCounts {
 }
 
 const now = (): number => Date.now();
+
+/**
+ * Reads one setting without migrating or creating anything: for callers
+ * that must know a store's binding before choosing an embedder to open it with.
+ */
+export function readSettingIfPresent<T>(path: string, key: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 10000");
+    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_settings'").get();
+    if (!hasTable) return undefined;
+    const row = db.prepare<[string], { value: string }>("SELECT value FROM store_settings WHERE key = ?").get(key);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  } finally {
+    db.close();
+  }
+}
 
 /**
  * The SQLite side of the store. Synchronous and transactional in

@@ -5,7 +5,7 @@ import { toChunkWrite } from "./chunk-input.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
-import { MetadataDb, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus } from "./metadata.js";
+import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import { DeleteInput, IndexInput, SearchInput, describeIssues, type Filter, type Metadata } from "./schemas.js";
 import { sqlString } from "./sql-literal.js";
@@ -199,6 +199,11 @@ export class Store {
     this.meta = meta;
     this.lock = lock;
     this.committer = new GroupCommitter((rows) => this.flush(rows), this.options.maxRowsPerCommit);
+  }
+
+  /** The model a data directory is bound to, read without creating or migrating anything; null for a new store. */
+  static readBinding(dataDir: string): EmbedderInfo | null {
+    return readSettingIfPresent<EmbedderInfo>(dataPaths(dataDir).metadataDb, MODEL_SETTING) ?? null;
   }
 
   /**
