@@ -2,7 +2,7 @@ import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, test } from "vitest";
-import { MIGRATIONS_DIR, migrate } from "../src/store/migrate.js";
+import { MIGRATIONS_DIR, loadMigrations, migrate } from "../src/store/migrate.js";
 import { MetadataDb } from "../src/store/metadata.js";
 import { runTs } from "./helpers/processes.js";
 import { openStore } from "./helpers/store.js";
@@ -35,7 +35,7 @@ function seedV003(dir: string): void {
 }
 
 describe("migrations", () => {
-  test("a fresh data directory gets V001-V004, recorded with checksums, and no foreign key on embedding_records", () => {
+  test("a fresh data directory gets every migration, recorded with checksums, and no foreign key on embedding_records", () => {
     const dir = tmp();
     new MetadataDb(join(dir, "metadata.db")).close();
     const db = openRaw(dir);
@@ -44,6 +44,7 @@ describe("migrations", () => {
       { version: 2, name: "store_settings" },
       { version: 3, name: "embedding_status" },
       { version: 4, name: "durable_tombstones" },
+      { version: 5, name: "lexical_index" },
     ]);
     const checksums = db.prepare("SELECT checksum FROM schema_migrations").all() as { checksum: string }[];
     expect(checksums.every((c) => /^[0-9a-f]{64}$/.test(c.checksum))).toBe(true);
@@ -55,7 +56,7 @@ describe("migrations", () => {
     // Re-opening applies nothing twice.
     new MetadataDb(join(dir, "metadata.db")).close();
     const again = openRaw(dir);
-    expect(applied(again)).toHaveLength(4);
+    expect(applied(again)).toHaveLength(loadMigrations().length);
     again.close();
   });
 
@@ -125,10 +126,12 @@ describe("migrations", () => {
     const dir = tmp();
     const migrations = join(dir, "migrations");
     cpSync(MIGRATIONS_DIR, migrations, { recursive: true });
-    writeFileSync(join(migrations, "V005__broken.sql"), "CREATE TABLE half_done (x);\nTHIS IS NOT SQL;\n");
+    const shipped = loadMigrations().length;
+    const next = String(shipped + 1).padStart(3, "0");
+    writeFileSync(join(migrations, `V${next}__broken.sql`), "CREATE TABLE half_done (x);\nTHIS IS NOT SQL;\n");
     const db = openRaw(dir);
-    expect(() => migrate(db, { dir: migrations })).toThrow(/V005__broken failed.*Nothing of it was applied/);
-    expect(applied(db)).toHaveLength(4);
+    expect(() => migrate(db, { dir: migrations })).toThrow(new RegExp(`V${next}__broken failed.*Nothing of it was applied`));
+    expect(applied(db)).toHaveLength(shipped);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'half_done'").get()).toBeUndefined();
     db.close();
   });
@@ -140,7 +143,7 @@ describe("migrations", () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => runTs("test/fixtures/open-metadata.ts", [join(dir, "metadata.db"), startAt])));
     for (const r of results) expect(r).toMatchObject({ code: 0, stderr: "" });
     const db = openRaw(dir);
-    expect(applied(db)).toHaveLength(4);
+    expect(applied(db)).toHaveLength(loadMigrations().length);
     db.close();
   });
 });

@@ -242,7 +242,7 @@ describe("search", () => {
     const store = await openStore(tmp());
     await store.index({ text: "exact phrase about sandpipers on mudflats", chunk_id: "s" });
     await store.index({ text: "unrelated: quarterly tax filing deadlines", chunk_id: "t" });
-    const { results } = await store.search({ query: "exact phrase about sandpipers on mudflats", k: 5, min_score: 0.5, max_chars: 11 });
+    const { results } = await store.search({ query: "exact phrase about sandpipers on mudflats", k: 5, mode: "vector", min_score: 0.5, max_chars: 11 });
     expect(results).toHaveLength(1);
     expect(results[0]).toMatchObject({ chunk_id: "s", text: "exact phras", truncated: true });
     expect(results[0]!.score).toBeGreaterThan(0.99);

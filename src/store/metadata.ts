@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { EmbedderInfo } from "../embed/embedder.js";
+import type { CompiledFilter } from "./filter.js";
 import { migrate } from "./migrate.js";
 
 export type RecordStatus = "pending" | "committed" | "tombstone";
@@ -87,9 +88,34 @@ export function readSettingIfPresent<T>(path: string, key: string): T | undefine
  * every write transaction is IMMEDIATE so concurrent processes queue on the
  * busy timeout instead of failing a lock upgrade.
  */
+export interface SearchScope {
+  collection?: string;
+  docId?: string;
+  filter: CompiledFilter | null;
+}
+
+function scopeSql(scope: SearchScope): { where: string; params: (string | number)[] } {
+  let where = "";
+  const params: (string | number)[] = [];
+  if (scope.collection !== undefined) {
+    where += " AND c.collection = ?";
+    params.push(scope.collection);
+  }
+  if (scope.docId !== undefined) {
+    where += " AND c.doc_id = ?";
+    params.push(scope.docId);
+  }
+  if (scope.filter) {
+    where += ` AND ${scope.filter.sql}`;
+    params.push(...scope.filter.params);
+  }
+  return { where, params };
+}
+
 export class MetadataDb {
   readonly db: Database.Database;
   private readonly stmts;
+  private readonly statementCache = new Map<string, Database.Statement>();
 
   constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
     this.db = new Database(path);
@@ -230,6 +256,40 @@ export class MetadataDb {
 
   live(chunkIds: readonly string[]): LiveChunk[] {
     return this.stmts.liveByIds.all(JSON.stringify(chunkIds));
+  }
+
+  /**
+   * The given chunks that search may return (I1): committed, in scope and
+   * matching the filter. The caller still checks each Lance hit's generation.
+   */
+  searchable(chunkIds: readonly string[], scope: SearchScope): LiveChunk[] {
+    const { where, params } = scopeSql(scope);
+    return this.cached(
+      `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
+       WHERE c.chunk_id IN (SELECT value FROM json_each(?)) AND e.status = 'committed'${where}`,
+    ).all(JSON.stringify(chunkIds), ...params) as LiveChunk[];
+  }
+
+  /** BM25 over the lexical index, best first, restricted like `searchable`. `score` is BM25 (higher is better). */
+  keywordSearch(match: string, scope: SearchScope, limit: number): (LiveChunk & { score: number })[] {
+    const { where, params } = scopeSql(scope);
+    return this.cached(
+      `SELECT c.*, e.generation, e.status, e.model, -f.rank AS score
+       FROM chunks_fts f JOIN chunks c ON c.seq = f.rowid JOIN embedding_records e ON e.chunk_id = c.chunk_id
+       WHERE chunks_fts MATCH ? AND e.status = 'committed'${where}
+       ORDER BY f.rank LIMIT ?`,
+    ).all(match, ...params, limit) as (LiveChunk & { score: number })[];
+  }
+
+  /** Filters compile to a handful of SQL shapes; preparing each once keeps searches cheap. */
+  private cached(sql: string): Database.Statement {
+    let statement = this.statementCache.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      if (this.statementCache.size > 256) this.statementCache.clear();
+      this.statementCache.set(sql, statement);
+    }
+    return statement;
   }
 
   documentChunks(docId: string, collection: string | null): LiveChunk[] {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Database from "better-sqlite3";
 import { StoreError } from "./errors.js";
+import { registerSqlFunctions } from "./sql-functions.js";
 
 /** Shipped next to `src/` and `dist/`, both two levels below the package root. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
@@ -56,6 +57,7 @@ interface AppliedRow {
  * directory at once apply every migration exactly once.
  */
 export function migrate(db: Database.Database, options: MigrateOptions = {}): number[] {
+  registerSqlFunctions(db);
   const all = loadMigrations(options.dir);
   const byVersion = new Map(all.map((m) => [m.version, m]));
   const migrations = all.filter((m) => options.target === undefined || m.version <= options.target);

@@ -39,12 +39,12 @@ const MetadataScalar = z.union([
   z.boolean(),
   z.null(),
 ]);
-const MetadataValue = z.union([MetadataScalar, z.array(z.string()).max(LIMITS.metadataArrayItems, `metadata lists hold at most ${LIMITS.metadataArrayItems} strings`)]);
+const MetadataValue = z.union([MetadataScalar, z.array(z.string()).max(LIMITS.metadataArrayItems, `metadata lists hold at most ${LIMITS.metadataArrayItems} strings`)], {
+  error: "metadata values must be a string, number, boolean, null or a list of strings; nested objects are not allowed",
+});
 
 export const Metadata = z
-  .record(identifier("metadata key", LIMITS.metadataKeyChars), MetadataValue, {
-    error: "metadata must be a flat JSON object whose values are strings, numbers, booleans, null or lists of strings",
-  })
+  .record(identifier("metadata key", LIMITS.metadataKeyChars), MetadataValue)
   .refine((m) => Object.keys(m).length <= LIMITS.metadataKeys, `metadata holds at most ${LIMITS.metadataKeys} keys`);
 export type Metadata = z.infer<typeof Metadata>;
 
@@ -57,13 +57,48 @@ export const IndexInput = z.object({
 });
 export type IndexInput = z.infer<typeof IndexInput>;
 
-const FilterScalar = z.union([z.string(), z.number().refine(Number.isFinite, "filter numbers must be finite"), z.boolean(), z.null()]);
-export const Filter = z.record(
-  identifier("filter key", LIMITS.metadataKeyChars),
-  z.union([FilterScalar, z.array(FilterScalar).min(1, "a filter list needs at least one value")]),
-  { error: "filter must map metadata keys to a value or a list of values" },
-);
+const FilterScalar = z.union([z.string(), z.number().refine(Number.isFinite, "filter numbers must be finite"), z.boolean(), z.null()], {
+  error: "filter values must be a string, number, boolean or null",
+});
+const FilterList = z.array(FilterScalar).min(1, "a filter list needs at least one value").max(1000, "a filter list holds at most 1,000 values");
+const RangeBound = z.union([z.number().refine(Number.isFinite, "range bounds must be finite"), z.string()], {
+  error: "range bounds must be numbers, or strings such as ISO dates (compared as text)",
+});
+const TagList = z.array(z.string()).min(1, "a tag list needs at least one tag").max(1000);
+export const FilterCondition = z
+  .strictObject(
+    {
+      eq: FilterScalar.optional(),
+      ne: FilterScalar.optional(),
+      in: FilterList.optional(),
+      nin: FilterList.optional(),
+      gt: RangeBound.optional(),
+      gte: RangeBound.optional(),
+      lt: RangeBound.optional(),
+      lte: RangeBound.optional(),
+      exists: z.boolean().optional(),
+      contains: z.string().optional(),
+      contains_all: TagList.optional(),
+      contains_any: TagList.optional(),
+    },
+    { error: "a filter condition takes only eq, ne, in, nin, gt, gte, lt, lte, exists, contains, contains_all, contains_any" },
+  )
+  .refine((c) => Object.keys(c).length > 0, "a filter condition needs at least one operator, e.g. {\"gte\": 2020}");
+export type FilterCondition = z.infer<typeof FilterCondition>;
+export type FilterScalar = z.infer<typeof FilterScalar>;
+
+/**
+ * Metadata filters: a key maps to a value (equality; for a list-valued
+ * field, membership), a list of values (any of them), or a condition
+ * object. All keys must match.
+ */
+export const Filter = z
+  .record(identifier("filter key", LIMITS.metadataKeyChars), z.union([FilterScalar, FilterList, FilterCondition]))
+  .refine((f) => Object.keys(f).length <= 32, "a filter holds at most 32 keys");
 export type Filter = z.infer<typeof Filter>;
+
+export const SEARCH_MODES = ["hybrid", "vector", "keyword"] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
 
 export const SearchInput = z.object({
   query: z.string().refine((s) => s.trim().length > 0, "query must contain some text").refine((s) => Buffer.byteLength(s, "utf8") <= LIMITS.textBytes, "query must be at most 1 MiB"),
@@ -71,7 +106,8 @@ export const SearchInput = z.object({
   collection: Collection.optional(),
   doc_id: DocId.optional(),
   filter: Filter.optional(),
-  min_score: z.number().min(-1).max(1).optional(),
+  mode: z.enum(SEARCH_MODES, { error: `mode must be one of ${SEARCH_MODES.join(", ")}` }).default("hybrid"),
+  min_score: z.number().refine(Number.isFinite, "min_score must be a finite number").optional(),
   max_chars: z.number().int().min(1).max(LIMITS.textBytes).optional(),
 });
 export type SearchInput = z.input<typeof SearchInput>;

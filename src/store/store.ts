@@ -5,9 +5,12 @@ import { toChunkWrite } from "./chunk-input.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
-import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus } from "./metadata.js";
+import { compileFilter } from "./filter.js";
+import { reciprocalRankFusion } from "./fusion.js";
+import { matchExpression } from "./lexical.js";
+import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus, type SearchScope } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
-import { DeleteInput, IndexInput, SearchInput, describeIssues, type Filter, type Metadata } from "./schemas.js";
+import { DeleteInput, IndexInput, SearchInput, describeIssues, type Metadata } from "./schemas.js";
 import { sqlString } from "./sql-literal.js";
 import { VectorTable, quarantineBrokenManifests, type VectorRow, type VectorTableStats } from "./vector-table.js";
 import { WriterLock } from "./writer-lock.js";
@@ -142,6 +145,14 @@ const DEFAULTS = {
   maxRowsPerCommit: 8192,
 };
 
+/** Candidates each retriever contributes to hybrid fusion: deeper lists let fusion rescue what one side ranks low. */
+const HYBRID_DEPTH = 50;
+
+interface Candidate {
+  chunk: LiveChunk;
+  score: number;
+}
+
 const TABLE_SETTING = "lance_table";
 const MODEL_SETTING = "model";
 
@@ -155,14 +166,6 @@ function modelKey(info: Pick<EmbedderInfo, "provider" | "model">): string {
   return `${info.provider}:${info.model}`;
 }
 
-function matchesFilter(metadata: Metadata, filter: Filter): boolean {
-  return Object.entries(filter).every(([key, wanted]) => {
-    const actual = metadata[key];
-    const wantedList = Array.isArray(wanted) ? wanted : [wanted];
-    const actualList = Array.isArray(actual) ? actual : [actual === undefined ? undefined : actual];
-    return actualList.some((a) => a !== undefined && wantedList.some((w) => w === a));
-  });
-}
 
 /**
  * The retrieval store: chunks and commit state in SQLite, vectors in Lance,
@@ -431,57 +434,85 @@ export class Store {
 
   // ---------------------------------------------------------------- read
 
+  /**
+   * Searches committed chunks (I1) by meaning (`vector`), by words
+   * (`keyword`, BM25), or both fused (`hybrid`, the default). Scores:
+   * vector = cosine similarity (-1..1); keyword = BM25 (0.., unbounded);
+   * hybrid = weighted reciprocal-rank fusion of the two (0..~0.033).
+   */
   async search(input: SearchInput, options: { signal?: AbortSignal } = {}): Promise<SearchResult> {
     this.assertOpen();
     const started = performance.now();
     const q = parseOrThrow(SearchInput, input);
-    const table = await this.vectorsIfBound();
-    if (!table) return { results: [], model: modelKey(this.options.embedder), took_ms: performance.now() - started };
-    const info = await this.modelInfo(options.signal);
-    const [vector] = await embedChecked(this.options.embedder, info, [q.query], "query", { signal: options.signal, timeoutMs: this.options.embedTimeoutMs });
-    await this.catchUp(table);
+    const scope: SearchScope = { collection: q.collection, docId: q.doc_id, filter: compileFilter(q.filter) };
+    const depth = q.mode === "hybrid" ? Math.max(q.k, HYBRID_DEPTH) : q.k;
+    const keyword = q.mode === "vector" ? [] : this.keywordCandidates(q.query, scope, depth);
+    const vector = q.mode === "keyword" ? [] : await this.vectorCandidates(q.query, scope, depth, options.signal);
+    let ranked: Candidate[];
+    if (q.mode === "hybrid") {
+      const byId = new Map([...keyword, ...vector].map((c) => [c.chunk.chunk_id, c.chunk]));
+      ranked = reciprocalRankFusion([
+        { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 },
+        { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: 1 },
+      ]).map((f) => ({ chunk: byId.get(f.id)!, score: f.score }));
+    } else {
+      ranked = q.mode === "vector" ? vector : keyword;
+    }
+    const max = q.max_chars ?? Number.POSITIVE_INFINITY;
+    const results = ranked
+      .filter((c) => q.min_score === undefined || c.score >= q.min_score)
+      .slice(0, q.k)
+      .map(({ chunk, score }): SearchHit => ({
+        chunk_id: chunk.chunk_id,
+        doc_id: chunk.doc_id,
+        collection: chunk.collection,
+        score,
+        text: chunk.text.length > max ? chunk.text.slice(0, max) : chunk.text,
+        metadata: JSON.parse(chunk.metadata) as Metadata,
+        truncated: chunk.text.length > max,
+      }));
+    return { results, model: modelKey(this.info ?? this.options.embedder), took_ms: performance.now() - started };
+  }
 
+  private keywordCandidates(query: string, scope: SearchScope, want: number): Candidate[] {
+    const match = matchExpression(query);
+    if (!match) return [];
+    return this.meta.keywordSearch(match, scope, want).map((chunk) => ({ chunk, score: chunk.score }));
+  }
+
+  /**
+   * Nearest neighbours from Lance, joined back through SQLite: a hit counts
+   * only if its record is committed at exactly the hit's generation. Hits
+   * are dropped when stale, pending, deleted, duplicated or filtered out, so
+   * Lance is asked for more until `want` survive or it runs dry.
+   */
+  private async vectorCandidates(query: string, scope: SearchScope, want: number, signal?: AbortSignal): Promise<Candidate[]> {
+    const table = await this.vectorsIfBound();
+    if (!table) return [];
+    const info = await this.modelInfo(signal);
+    const [vector] = await embedChecked(this.options.embedder, info, [query], "query", { signal, timeoutMs: this.options.embedTimeoutMs });
+    await this.catchUp(table);
     const where = [
-      q.collection !== undefined ? `collection = ${sqlString(q.collection)}` : null,
-      q.doc_id !== undefined ? `doc_id = ${sqlString(q.doc_id)}` : null,
+      scope.collection !== undefined ? `collection = ${sqlString(scope.collection)}` : null,
+      scope.docId !== undefined ? `doc_id = ${sqlString(scope.docId)}` : null,
     ]
       .filter(Boolean)
       .join(" AND ");
-    const results: SearchHit[] = [];
-    const seen = new Set<string>();
-    // Hits are dropped when stale, pending, deleted, duplicated or filtered
-    // out; ask Lance for more until k survive or Lance runs dry.
-    let limit = q.k * 2 + 10;
+    let limit = want * 2 + 10;
     for (;;) {
       const hits = await table.search(vector!, limit, where || null, this.options.annEf);
-      results.length = 0;
-      seen.clear();
-      const live = new Map(this.meta.live(hits.map((h) => h.chunkId)).map((c) => [c.chunk_id, c]));
+      const live = new Map(this.meta.searchable(hits.map((h) => h.chunkId), scope).map((c) => [c.chunk_id, c]));
+      const found: Candidate[] = [];
       for (const hit of hits) {
         const chunk = live.get(hit.chunkId);
-        if (!chunk || chunk.status !== "committed" || chunk.generation !== hit.generation || seen.has(hit.chunkId)) continue;
-        seen.add(hit.chunkId);
-        const score = 1 - hit.distance;
-        if (q.min_score !== undefined && score < q.min_score) continue;
-        const metadata = JSON.parse(chunk.metadata) as Metadata;
-        if (q.filter && !matchesFilter(metadata, q.filter)) continue;
-        const max = q.max_chars ?? Number.POSITIVE_INFINITY;
-        results.push({
-          chunk_id: chunk.chunk_id,
-          doc_id: chunk.doc_id,
-          collection: chunk.collection,
-          score,
-          text: chunk.text.length > max ? chunk.text.slice(0, max) : chunk.text,
-          metadata,
-          truncated: chunk.text.length > max,
-        });
-        if (results.length === q.k) break;
+        if (!chunk || chunk.generation !== hit.generation) continue;
+        live.delete(hit.chunkId);
+        found.push({ chunk, score: 1 - hit.distance });
+        if (found.length === want) break;
       }
-      const exhausted = hits.length < limit || (q.min_score !== undefined && hits.length > 0 && 1 - hits[hits.length - 1]!.distance < q.min_score);
-      if (results.length >= q.k || exhausted) break;
+      if (found.length >= want || hits.length < limit) return found;
       limit *= 4;
     }
-    return { results, model: modelKey(info), took_ms: performance.now() - started };
   }
 
   /** Chunks as SQLite holds them, whatever their embedding state; missing ids are left out. */

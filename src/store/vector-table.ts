@@ -42,6 +42,7 @@ export interface AnnSettings {
 }
 
 const VECTOR_INDEX = "vector_idx";
+const REFINE_FACTOR = 2;
 
 // Lance logs a deprecation warning on every index-statistics call unless told which behaviour to use.
 process.env.LANCE_INCLUDE_VECTOR_CENTROIDS ??= "false";
@@ -202,10 +203,11 @@ export class VectorTable {
       .distanceType(this.indexed ? "cosine" : "dot")
       .select(["chunk_id", "generation", "_distance"])
       .limit(limit)
-      .ef(Math.max(ef, limit))
+      // HNSW must explore at least as many nodes as the refine step reads.
+      .ef(Math.max(ef, limit * REFINE_FACTOR))
       // Re-ranks the ANN candidates by exact distance: quantised HNSW alone
       // confuses near-identical vectors.
-      .refineFactor(2);
+      .refineFactor(REFINE_FACTOR);
     if (where) query = query.where(where);
     const result = await query.toArrow();
     const ids = result.getChild("chunk_id")!;
