@@ -186,6 +186,8 @@ export class MetadataDb {
       counts: db.prepare<[], { status: RecordStatus; n: number; oldest: number }>(
         "SELECT status, COUNT(*) AS n, MIN(state_changed_at) AS oldest FROM embedding_records GROUP BY status",
       ),
+      lexicalMissing: db.prepare<[], { chunk_id: string }>("SELECT chunk_id FROM chunks WHERE seq NOT IN (SELECT rowid FROM chunks_fts)"),
+      lexicalExtra: db.prepare<[], { rowid: number }>("SELECT rowid FROM chunks_fts WHERE rowid NOT IN (SELECT seq FROM chunks)"),
       chunkCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM chunks"),
       getSetting: db.prepare<[string], { value: string }>("SELECT value FROM store_settings WHERE key = ?"),
       setSetting: db.prepare(
@@ -279,6 +281,23 @@ export class MetadataDb {
        WHERE chunks_fts MATCH ? AND e.status = 'committed'${where}
        ORDER BY f.rank LIMIT ?`,
     ).all(match, ...params, limit) as (LiveChunk & { score: number })[];
+  }
+
+  /** Chunks missing from the lexical index, and index entries without a chunk. Both stay empty unless the triggers were bypassed. */
+  lexicalDrift(): { missing: string[]; extra: number[] } {
+    return {
+      missing: this.stmts.lexicalMissing.all().map((r) => r.chunk_id),
+      extra: this.stmts.lexicalExtra.all().map((r) => r.rowid),
+    };
+  }
+
+  rebuildLexicalIndex(): void {
+    this.db
+      .transaction(() => {
+        this.db.exec("DELETE FROM chunks_fts");
+        this.db.exec("INSERT INTO chunks_fts (rowid, body) SELECT seq, rmcp_lexical(text) FROM chunks");
+      })
+      .immediate();
   }
 
   /** Filters compile to a handful of SQL shapes; preparing each once keeps searches cheap. */

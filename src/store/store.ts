@@ -631,6 +631,7 @@ export class Store {
     for (const record of records.values()) {
       if (record.status === "committed" && record.state_changed_at < scanStart && !rows.get(record.chunk_id)?.has(record.generation)) missing.push(record);
     }
+    const lexical = this.meta.lexicalDrift();
     const pending = [...records.values()].filter((r) => r.status === "pending");
     const tombstones = [...records.values()].filter((r) => r.status === "tombstone");
     const sample = (xs: { chunk_id?: string; chunkId?: string }[]) => xs.slice(0, 5).map((x) => x.chunk_id ?? x.chunkId ?? "");
@@ -640,7 +641,13 @@ export class Store {
       { kind: "committed_without_vector", count: missing.length, sample: sample(missing) },
       { kind: "pending_records", count: pending.length, sample: sample(pending) },
       { kind: "tombstones_awaiting_gc", count: tombstones.length, sample: sample(tombstones) },
+      {
+        kind: "lexical_index_drift",
+        count: lexical.missing.length + lexical.extra.length,
+        sample: [...lexical.missing.slice(0, 5), ...lexical.extra.slice(0, 5).map((rowid) => `fts rowid ${rowid}`)],
+      },
     ].filter((p) => p.count > 0);
+    if (repair && lexical.missing.length + lexical.extra.length > 0) this.meta.rebuildLexicalIndex();
     if (repair && table) {
       if (orphans.length > 0) {
         await this.lock.run(async () => {
