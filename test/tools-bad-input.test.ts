@@ -53,7 +53,10 @@ const CASES: BadCase[] = [
   { tool: "semantic_search", why: "filter not an object", args: { query: "q", filter: "lang = 'en'" }, message: /filter must map metadata keys/ },
   { tool: "semantic_search", why: "empty filter list", args: { query: "q", filter: { lang: [] } }, message: /a filter list needs at least one value/ },
   { tool: "semantic_search", why: "filter key with a control character", args: { query: "q", filter: { "l\nang": "en" } }, message: /filter/ },
-  { tool: "semantic_search", why: "min_score out of range", args: { query: "q", min_score: 2 }, message: /min_score/ },
+  { tool: "semantic_search", why: "min_score not a number", args: { query: "q", min_score: "high" }, message: /min_score/ },
+  { tool: "semantic_search", why: "unknown mode", args: { query: "q", mode: "fuzzy" }, message: /mode must be one of hybrid, vector, keyword/ },
+  { tool: "semantic_search", why: "unknown filter operator", args: { query: "q", filter: { year: { between: [1, 2] } } }, message: /filter/ },
+  { tool: "semantic_search", why: "empty filter condition", args: { query: "q", filter: { year: {} } }, message: /filter/ },
   { tool: "semantic_search", why: "max_chars = 0", args: { query: "q", max_chars: 0 }, message: /max_chars/ },
   { tool: "semantic_search", why: "collection with a control character", args: { query: "q", collection: "a\u0085" }, message: /collection must not contain control characters/ },
   // delete_chunk

@@ -43,8 +43,13 @@ const MetadataValue = z.union([MetadataScalar, z.array(z.string()).max(LIMITS.me
   error: "metadata values must be a string, number, boolean, null or a list of strings; nested objects are not allowed",
 });
 
+/** Replaces zod's message only for a value of the wrong type, keeping the specific messages of keys and values. */
+const wrongType = (message: string) => (issue: { code?: string }) => (issue.code === "invalid_type" ? message : undefined);
+
 export const Metadata = z
-  .record(identifier("metadata key", LIMITS.metadataKeyChars), MetadataValue)
+  .record(identifier("metadata key", LIMITS.metadataKeyChars), MetadataValue, {
+    error: wrongType("metadata must be a flat JSON object whose values are strings, numbers, booleans, null or lists of strings"),
+  })
   .refine((m) => Object.keys(m).length <= LIMITS.metadataKeys, `metadata holds at most ${LIMITS.metadataKeys} keys`);
 export type Metadata = z.infer<typeof Metadata>;
 
@@ -93,7 +98,9 @@ export type FilterScalar = z.infer<typeof FilterScalar>;
  * object. All keys must match.
  */
 export const Filter = z
-  .record(identifier("filter key", LIMITS.metadataKeyChars), z.union([FilterScalar, FilterList, FilterCondition]))
+  .record(identifier("filter key", LIMITS.metadataKeyChars), z.union([FilterScalar, FilterList, FilterCondition]), {
+    error: wrongType("filter must map metadata keys to a value, a list of values, or a condition such as {\"gte\": 2020}"),
+  })
   .refine((f) => Object.keys(f).length <= 32, "a filter holds at most 32 keys");
 export type Filter = z.infer<typeof Filter>;
 

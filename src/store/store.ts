@@ -10,7 +10,7 @@ import { reciprocalRankFusion } from "./fusion.js";
 import { matchExpression } from "./lexical.js";
 import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus, type SearchScope } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
-import { DeleteInput, IndexInput, SearchInput, describeIssues, type Metadata } from "./schemas.js";
+import { DeleteInput, IndexInput, SearchInput, describeIssues, type Metadata, type SearchMode } from "./schemas.js";
 import { sqlString } from "./sql-literal.js";
 import { VectorTable, quarantineBrokenManifests, type VectorRow, type VectorTableStats } from "./vector-table.js";
 import { WriterLock } from "./writer-lock.js";
@@ -80,6 +80,7 @@ export interface SearchHit {
 
 export interface SearchResult {
   results: SearchHit[];
+  mode: SearchMode;
   model: string;
   took_ms: number;
 }
@@ -471,7 +472,7 @@ export class Store {
         metadata: JSON.parse(chunk.metadata) as Metadata,
         truncated: chunk.text.length > max,
       }));
-    return { results, model: modelKey(this.info ?? this.options.embedder), took_ms: performance.now() - started };
+    return { results, mode: q.mode, model: modelKey(this.info ?? this.options.embedder), took_ms: performance.now() - started };
   }
 
   private keywordCandidates(query: string, scope: SearchScope, want: number): Candidate[] {

@@ -24,7 +24,9 @@ export const fields = {
     `Flat JSON object of your own attributes (e.g. {"lang":"en","tags":["a","b"]}): values are strings, numbers, booleans, null or lists of strings; no nested objects. At most ${LIMITS.metadataKeys} keys. semantic_search can filter on them.`,
   ),
   filter: Filter.describe(
-    `Keep only chunks whose metadata matches every key: {"lang":"en"} matches that exact value, {"lang":["en","de"]} any of the listed values; a list-valued metadata field matches when any element matches.`,
+    `Keep only chunks whose metadata matches every key. A value matches exactly ({"lang":"en"}); a list matches any of its values ({"lang":["en","de"]}); ` +
+      `a list-valued field (tags) matches when any element matches. Conditions: {"year":{"gte":2020,"lt":2024}} (numbers, or ISO date strings compared as text), ` +
+      `{"draft":{"ne":true}}, {"lang":{"nin":["fr"]}}, {"tags":{"exists":true}}, {"tags":{"contains_all":["a","b"]}}, {"tags":{"contains_any":["a","b"]}}. Types never coerce: 2019 does not match "2019".`,
   ),
 } as const;
 

@@ -12,7 +12,13 @@ const searchInput = z.strictObject({
   collection: fields.collection.optional().describe("Search only this collection (default: all collections)."),
   doc_id: fields.docId.optional().describe("Search only the chunks of this document."),
   filter: fields.filter.optional(),
-  min_score: SearchInput.shape.min_score.describe("Drop results scoring below this, from -1 to 1 (1 = same direction as the query)."),
+  mode: SearchInput.shape.mode.describe(
+    'How to match: "hybrid" (default) fuses meaning and exact words and is the best general choice; "vector" matches by meaning only; ' +
+      '"keyword" matches words only (BM25; best for exact identifiers, error codes and names).',
+  ),
+  min_score: SearchInput.shape.min_score.describe(
+    "Drop results scoring below this. The scale depends on mode: vector -1..1 (cosine similarity), keyword 0 and up (BM25), hybrid 0..about 0.033 (fused ranks).",
+  ),
   max_chars: SearchInput.shape.max_chars
     .unwrap()
     .default(DEFAULT_SNIPPET_CHARS)
@@ -21,8 +27,16 @@ const searchInput = z.strictObject({
 
 const searchOutput = z.object({
   results: z
-    .array(z.object({ ...chunkOutputFields, score: z.number().describe("Similarity to the query, -1 to 1; higher is closer.") }))
+    .array(
+      z.object({
+        ...chunkOutputFields,
+        score: z
+          .number()
+          .describe("Higher is better; comparable within one result list. vector: cosine similarity -1..1; keyword: BM25; hybrid: fused reciprocal-rank score."),
+      }),
+    )
     .describe("Best match first; each chunk at most once."),
+  mode: z.enum(["hybrid", "vector", "keyword"]).describe("The mode that produced these results."),
   model: z.string().describe("The embedding model, provider:name."),
   took_ms: z.number(),
 });
@@ -36,7 +50,7 @@ function render(query: string, out: SearchOutput): string {
     const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}`;
     return `${head}\n${r.text}${r.truncated ? " […]" : ""}`;
   });
-  return `${out.results.length} results for ${JSON.stringify(query)} (${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
+  return `${out.results.length} results for ${JSON.stringify(query)} (${out.mode}, ${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
 }
 
 export const registerSemanticSearch: RegisterTool = (server, context) => {
@@ -45,7 +59,7 @@ export const registerSemanticSearch: RegisterTool = (server, context) => {
     {
       title: "Search indexed chunks by meaning",
       description:
-        "Finds the indexed chunks closest in meaning to a query, best first, with their text, metadata and a similarity score. " +
+        "Finds the indexed chunks that best match a query, best first, with their text, metadata and a score; by default it fuses meaning (vectors) with exact words (BM25), so both paraphrases and identifiers are found. " +
         "Use it before answering from stored knowledge. Narrow with collection, doc_id or a metadata filter; bound the answer size with k and max_chars. " +
         "Only fully committed chunks are returned (pending ones appear once embedded). An empty result means nothing matched, not an error.",
       inputSchema: searchInput,
@@ -67,6 +81,7 @@ export const registerSemanticSearch: RegisterTool = (server, context) => {
               metadata: hit.metadata,
               truncated: hit.truncated,
             })),
+            mode: found.mode,
             model: found.model,
             took_ms: found.took_ms,
           };
