@@ -32,6 +32,11 @@ export interface Embedder {
   close?(): Promise<void>;
 }
 
+/** `provider:model`: how a model is named in bindings, messages and `--embedder` specs. */
+export function modelKey(model: Pick<EmbedderInfo, "provider" | "model">): string {
+  return `${model.provider}:${model.model}`;
+}
+
 export class EmbedderError extends Error {
   override readonly name = "EmbedderError";
 }

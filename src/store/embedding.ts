@@ -1,4 +1,4 @@
-import type { Embedder, EmbedderInfo, EmbedKind } from "../embed/embedder.js";
+import { modelKey, type Embedder, type EmbedderInfo, type EmbedKind } from "../embed/embedder.js";
 import { StoreError, errorMessage, isAbortError } from "./errors.js";
 
 /**
@@ -19,7 +19,7 @@ export async function embedChecked(
     const batch = texts.slice(i, i + embedder.maxBatchSize);
     const vectors = await withTimeout(embedder, (signal) => embedder.embed(batch, { kind, signal }), options);
     if (vectors.length !== batch.length) {
-      throw new StoreError("vector_invalid", `The embedder ${describe(info)} returned ${vectors.length} vectors for ${batch.length} texts; nothing was written.`);
+      throw new StoreError("vector_invalid", `The embedder ${modelKey(info)} returned ${vectors.length} vectors for ${batch.length} texts; nothing was written.`);
     }
     vectors.forEach((v, j) => checkVector(v, info, i + j));
     out.push(...vectors);
@@ -27,20 +27,16 @@ export async function embedChecked(
   return out;
 }
 
-function describe(info: Pick<EmbedderInfo, "provider" | "model">): string {
-  return `${info.provider}:${info.model}`;
-}
-
 export function checkVector(vector: Float32Array, info: EmbedderInfo, index: number): void {
   if (!(vector instanceof Float32Array) || vector.length !== info.dimension) {
     throw new StoreError(
       "vector_invalid",
-      `The embedder ${describe(info)} returned a vector of dimension ${vector?.length ?? "none"} for text #${index + 1}, but the store holds ${info.dimension}-dimensional vectors; nothing was written. The model behind this embedder changed: re-embed the store with \`retrieval-mcp reindex\`.`,
+      `The embedder ${modelKey(info)} returned a vector of dimension ${vector?.length ?? "none"} for text #${index + 1}, but the store holds ${info.dimension}-dimensional vectors; nothing was written. The model behind this embedder changed: re-embed the store with \`retrieval-mcp reindex\`.`,
     );
   }
   for (let d = 0; d < vector.length; d++) {
     if (!Number.isFinite(vector[d])) {
-      throw new StoreError("vector_invalid", `The embedder ${describe(info)} returned a vector with ${vector[d]} at position ${d} for text #${index + 1}; nothing was written. This is a fault of the model or endpoint; retry, or switch embedders.`);
+      throw new StoreError("vector_invalid", `The embedder ${modelKey(info)} returned a vector with ${vector[d]} at position ${d} for text #${index + 1}; nothing was written. This is a fault of the model or endpoint; retry, or switch embedders.`);
     }
   }
 }
@@ -63,7 +59,7 @@ async function withTimeout<T>(
     controller.abort(
       new StoreError(
         "embedder_failed",
-        `The embedder ${embedder.provider}:${embedder.model} did not answer within ${Math.round(options.timeoutMs / 1000)} s; nothing was written. Check that the model or endpoint is reachable, then retry.`,
+        `The embedder ${modelKey(embedder)} did not answer within ${Math.round(options.timeoutMs / 1000)} s; nothing was written. Check that the model or endpoint is reachable, then retry.`,
       ),
     );
   }, options.timeoutMs);
@@ -74,7 +70,7 @@ async function withTimeout<T>(
     if (options.signal?.aborted || isAbortError(error)) {
       throw new StoreError("aborted", "The request was cancelled before anything was written.", { cause: error });
     }
-    throw new StoreError("embedder_failed", `The embedder ${embedder.provider}:${embedder.model} failed: ${errorMessage(error)}. Nothing was written; retry, or check the embedder's configuration.`, { cause: error });
+    throw new StoreError("embedder_failed", `The embedder ${modelKey(embedder)} failed: ${errorMessage(error)}. Nothing was written; retry, or check the embedder's configuration.`, { cause: error });
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);

@@ -25,8 +25,9 @@ export class StoreError extends Error {
   }
 }
 
+/** The message of any thrown value, without a trailing period, so it can be embedded in a sentence. */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return (error instanceof Error ? error.message : String(error)).replace(/\.\s*$/, "");
 }
 
 export function isAbortError(error: unknown): boolean {

@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
-import type { EmbedderInfo } from "../embed/embedder.js";
+import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import type { CompiledFilter } from "./filter.js";
 import { migrate } from "./migrate.js";
+import { SETTINGS } from "./settings-keys.js";
 
 export type RecordStatus = "pending" | "committed" | "tombstone";
 
@@ -49,6 +50,20 @@ export interface PendingWork {
   collection: string;
   doc_id: string | null;
   text: string;
+}
+
+export interface RetiredTable {
+  name: string;
+  at: number;
+}
+
+export interface ReindexWork {
+  seq: number;
+  chunk_id: string;
+  collection: string;
+  doc_id: string | null;
+  text: string;
+  generation: number;
 }
 
 export interface Tombstone {
@@ -188,13 +203,32 @@ export class MetadataDb {
       ),
       lexicalMissing: db.prepare<[], { chunk_id: string }>("SELECT chunk_id FROM chunks WHERE seq NOT IN (SELECT rowid FROM chunks_fts)"),
       lexicalExtra: db.prepare<[], { rowid: number }>("SELECT rowid FROM chunks_fts WHERE rowid NOT IN (SELECT seq FROM chunks)"),
+      committedAfter: db.prepare<[{ seq: number; limit: number }], ReindexWork>(
+        `SELECT c.seq, c.chunk_id, c.collection, c.doc_id, c.text, e.generation FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
+         WHERE c.seq > @seq AND e.status = 'committed' ORDER BY c.seq LIMIT @limit`,
+      ),
+      committedSince: db.prepare<[{ generation: number }], ReindexWork>(
+        `SELECT c.seq, c.chunk_id, c.collection, c.doc_id, c.text, e.generation FROM embedding_records e JOIN chunks c ON c.chunk_id = e.chunk_id
+         WHERE e.generation >= @generation AND e.status = 'committed' ORDER BY e.generation`,
+      ),
+      changedSince: db.prepare<[{ generation: number }], Tombstone>(
+        "SELECT chunk_id, generation FROM embedding_records WHERE generation >= @generation AND status IN ('pending', 'committed')",
+      ),
+      rependAny: db.prepare(
+        `UPDATE embedding_records SET status = 'pending', vector_committed = 0, generation = @newGeneration, updated_at = @now, state_changed_at = @now
+         WHERE chunk_id = @chunk_id AND generation = @generation`,
+      ),
+      rebindRecords: db.prepare("UPDATE embedding_records SET model = @model, dimension = @dimension, updated_at = @now WHERE status != 'tombstone'"),
+      nextGeneration: db.prepare<[], { next: number }>("SELECT next FROM generation_seq WHERE id = 1"),
+      chunksUpTo: db.prepare<[{ seq: number }], { n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE seq <= @seq"),
+      deleteSetting: db.prepare("DELETE FROM store_settings WHERE key = ?"),
       chunkCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM chunks"),
       getSetting: db.prepare<[string], { value: string }>("SELECT value FROM store_settings WHERE key = ?"),
       setSetting: db.prepare(
         "INSERT INTO store_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
       ),
       raiseVersion: db.prepare(
-        `INSERT INTO store_settings (key, value, updated_at) VALUES ('lance_version', @version, @now)
+        `INSERT INTO store_settings (key, value, updated_at) VALUES ('lance_version:' || @table, @version, @now)
          ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)), updated_at = excluded.updated_at`,
       ),
     };
@@ -233,27 +267,27 @@ export class MetadataDb {
   /**
    * Step 3: compare-and-set `pending` -> `committed` for exactly the
    * generations Lance now holds. A record superseded or deleted meanwhile is
-   * left alone. Records the Lance version so other processes know to refresh.
+   * left alone.
    */
-  commit(keys: readonly { chunkId: string; generation: number }[], lanceVersion: number, fault?: () => void): number {
+  commit(keys: readonly { chunkId: string; generation: number }[], fault?: () => void): number {
     return this.db
       .transaction(() => {
         fault?.();
         const t = now();
         let changed = 0;
         for (const key of keys) changed += this.stmts.commit.run({ ...key, now: t }).changes;
-        this.stmts.raiseVersion.run({ version: String(lanceVersion), now: t });
         return changed;
       })
       .immediate();
   }
 
-  noteLanceVersion(version: number): void {
-    this.stmts.raiseVersion.run({ version: String(version), now: now() });
+  /** Each Lance write records the table's new version, so other processes know to refresh before they read or write. */
+  noteLanceVersion(table: string, version: number): void {
+    this.stmts.raiseVersion.run({ table, version: String(version), now: now() });
   }
 
-  lanceVersion(): number {
-    return Number(this.stmts.getSetting.get("lance_version")?.value ?? 0);
+  lanceVersion(table: string): number {
+    return Number(this.stmts.getSetting.get(`lance_version:${table}`)?.value ?? 0);
   }
 
   live(chunkIds: readonly string[]): LiveChunk[] {
@@ -281,6 +315,56 @@ export class MetadataDb {
        WHERE chunks_fts MATCH ? AND e.status = 'committed'${where}
        ORDER BY f.rank LIMIT ?`,
     ).all(match, ...params, limit) as (LiveChunk & { score: number })[];
+  }
+
+  /** Committed chunks in `seq` order after a cursor: the resumable scan of a reindex. */
+  committedAfter(seq: number, limit: number): ReindexWork[] {
+    return this.stmts.committedAfter.all({ seq, limit });
+  }
+
+  /** Committed chunks written at or after a generation: what changed while a reindex ran. */
+  committedSince(generation: number): ReindexWork[] {
+    return this.stmts.committedSince.all({ generation });
+  }
+
+  nextGeneration(): number {
+    return this.stmts.nextGeneration.get()!.next;
+  }
+
+  chunksUpTo(seq: number): number {
+    return this.stmts.chunksUpTo.get({ seq })!.n;
+  }
+
+  /**
+   * The atomic end of a reindex: binds the store to the new model and
+   * table, and sends every record written since the last copy pass back to
+   * `pending` under a new generation, so a write that raced the switch can
+   * never commit a vector into the old table (its step 3 compare-and-set
+   * fails) and recovery re-embeds it with the new model.
+   */
+  switchModel(change: { model: EmbedderInfo; table: string; changedSince: number; retire: string }): number {
+    return this.db
+      .transaction(() => {
+        const t = now();
+        const changed = this.stmts.changedSince.all({ generation: change.changedSince });
+        const first = this.allocate(changed.length);
+        changed.forEach((row, i) => this.stmts.rependAny.run({ chunk_id: row.chunk_id, generation: row.generation, newGeneration: first + i, now: t }));
+        this.stmts.rebindRecords.run({ model: modelKey(change.model), dimension: change.model.dimension, now: t });
+        this.setSetting(SETTINGS.model, change.model);
+        this.setSetting(SETTINGS.table, change.table);
+        this.stmts.deleteSetting.run(SETTINGS.reindex);
+        this.setSetting(SETTINGS.retired, [...this.retiredTables(), { name: change.retire, at: t }]);
+        return changed.length;
+      })
+      .immediate();
+  }
+
+  deleteSetting(key: string): void {
+    this.stmts.deleteSetting.run(key);
+  }
+
+  retiredTables(): RetiredTable[] {
+    return this.getSetting<RetiredTable[]>(SETTINGS.retired) ?? [];
   }
 
   /** Chunks missing from the lexical index, and index entries without a chunk. Both stay empty unless the triggers were bypassed. */

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import * as lancedb from "@lancedb/lancedb";
-import type { Embedder, EmbedderInfo } from "../embed/embedder.js";
+import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { toChunkWrite } from "./chunk-input.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
@@ -11,6 +11,8 @@ import { matchExpression } from "./lexical.js";
 import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus, type SearchScope } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import { DeleteInput, IndexInput, SearchInput, describeIssues, type Metadata, type SearchMode } from "./schemas.js";
+import { reindexState } from "./reindex.js";
+import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { sqlString } from "./sql-literal.js";
 import { VectorTable, quarantineBrokenManifests, type VectorRow, type VectorTableStats } from "./vector-table.js";
 import { WriterLock } from "./writer-lock.js";
@@ -123,6 +125,8 @@ export interface StatusReport {
   last_recovery: RunReport | null;
   last_gc: RunReport | null;
   last_optimize: RunReport | null;
+  /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
+  reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
   chunk_states?: { chunk_id: string; status: RecordStatus | "missing"; generation: number | null; vector_committed: boolean }[];
 }
@@ -154,17 +158,11 @@ interface Candidate {
   score: number;
 }
 
-const TABLE_SETTING = "lance_table";
-const MODEL_SETTING = "model";
 
 function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw new StoreError("invalid_input", describeIssues(parsed.error));
   return parsed.data;
-}
-
-function modelKey(info: Pick<EmbedderInfo, "provider" | "model">): string {
-  return `${info.provider}:${info.model}`;
 }
 
 
@@ -207,7 +205,7 @@ export class Store {
 
   /** The model a data directory is bound to, read without creating or migrating anything; null for a new store. */
   static readBinding(dataDir: string): EmbedderInfo | null {
-    return readSettingIfPresent<EmbedderInfo>(dataPaths(dataDir).metadataDb, MODEL_SETTING) ?? null;
+    return readSettingIfPresent<EmbedderInfo>(dataPaths(dataDir).metadataDb, SETTINGS.model) ?? null;
   }
 
   /**
@@ -220,7 +218,7 @@ export class Store {
     mkdirSync(paths.lanceDir, { recursive: true });
     const meta = new MetadataDb(paths.metadataDb);
     try {
-      const bound = meta.getSetting<EmbedderInfo>(MODEL_SETTING);
+      const bound = meta.getSetting<EmbedderInfo>(SETTINGS.model);
       if (bound && modelKey(bound) !== modelKey(options.embedder)) {
         throw new StoreError(
           "model_mismatch",
@@ -248,9 +246,9 @@ export class Store {
       try {
         loaded = await this.options.embedder.load(signal);
       } catch (error) {
-        throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}`, { cause: error });
+        throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
       }
-      const bound = this.meta.claimSetting(MODEL_SETTING, loaded);
+      const bound = this.meta.claimSetting(SETTINGS.model, loaded);
       if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
         throw new StoreError(
           "model_mismatch",
@@ -268,7 +266,7 @@ export class Store {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
       const info = this.info ?? (await this.modelInfo());
-      const name = this.meta.claimSetting(TABLE_SETTING, "chunks");
+      const name = this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
       return this.lock.run(() => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension));
     })();
     this.tablePromise.catch(() => (this.tablePromise = null));
@@ -277,13 +275,31 @@ export class Store {
 
   /** The table if the store has ever been bound to a model; reads of an unbound store need none. */
   private async vectorsIfBound(): Promise<VectorTable | null> {
-    if (!this.info && !this.meta.getSetting(MODEL_SETTING)) return null;
+    if (!this.info && !this.meta.getSetting(SETTINGS.model)) return null;
     return this.vectors();
+  }
+
+  /**
+   * A reindex in another process may have re-bound the store to a new model
+   * and table while this one ran; its vectors would then be of the wrong
+   * model. Checked before every write and vector search (one indexed read).
+   */
+  private assertStillBound(table?: VectorTable): void {
+    const bound = this.meta.getSetting<EmbedderInfo>(SETTINGS.model);
+    const active = this.meta.getSetting<string>(SETTINGS.table);
+    const mine = this.info ?? this.options.embedder;
+    if ((bound && modelKey(bound) !== modelKey(mine)) || (table && active !== undefined && active !== table.name)) {
+      throw new StoreError(
+        "model_mismatch",
+        `This store was re-embedded with ${bound ? modelKey(bound) : "another model"} (by \`retrieval-mcp reindex\`) while this process was running with ${modelKey(mine)}. ` +
+          `Restart it with --embedder ${bound ? modelKey(bound) : "auto"}; nothing was written.`,
+      );
+    }
   }
 
   /** Another process may have committed since we last looked; its writes are invisible until we move on. */
   private async catchUp(table: VectorTable): Promise<void> {
-    if (this.meta.lanceVersion() > (await table.version())) await table.refresh();
+    if (this.meta.lanceVersion(table.name) > (await table.version())) await table.refresh();
   }
 
   // ---------------------------------------------------------------- write
@@ -348,6 +364,7 @@ export class Store {
       seen.add(w.chunkId);
     }
     const info = await this.modelInfo(options.signal);
+    this.assertStillBound();
     const model = modelKey(info);
     const live = new Map(this.meta.live(writes.map((w) => w.chunkId)).map((c) => [c.chunk_id, c]));
     const results: IndexResult[] = new Array(writes.length);
@@ -405,18 +422,16 @@ export class Store {
     }
     const unique = [...newest.values()];
     const table = await this.vectors();
-    const version = await this.lock.run(async () => {
+    await this.lock.run(async () => {
+      this.assertStillBound(table);
       await this.catchUp(table);
-      const v = await table.upsert(unique);
       // Recorded before the lock is released, so the next writer in any process refreshes first.
-      this.meta.noteLanceVersion(v);
-      return v;
+      this.meta.noteLanceVersion(table.name, await table.upsert(unique));
     });
     this.commitsSinceOptimize++;
     await this.options.faults?.afterLanceWrite?.();
     this.meta.commit(
       unique.map((r) => ({ chunkId: r.chunkId, generation: r.generation })),
-      version,
       this.options.faults?.duringCommit,
     );
   }
@@ -491,6 +506,7 @@ export class Store {
     const table = await this.vectorsIfBound();
     if (!table) return [];
     const info = await this.modelInfo(signal);
+    this.assertStillBound(table);
     const [vector] = await embedChecked(this.options.embedder, info, [query], "query", { signal, timeoutMs: this.options.embedTimeoutMs });
     await this.catchUp(table);
     const where = [
@@ -544,7 +560,7 @@ export class Store {
 
   /** Removes tombstoned vectors from Lance, then the tombstones: in that order, so a crash between leaves a retryable claim. */
   gc(): Promise<RunReport> {
-    return this.exclusive("last_gc", async () => {
+    return this.exclusive(SETTINGS.lastGc, async () => {
       let removed = 0;
       for (;;) {
         const tombstones = this.meta.tombstones(2000);
@@ -554,14 +570,26 @@ export class Store {
           await this.lock.run(async () => {
             await this.catchUp(table);
             const version = await table.deleteUpTo(tombstones.map((t) => ({ chunkId: t.chunk_id, generation: t.generation })));
-            if (version !== null) this.meta.noteLanceVersion(version);
+            if (version !== null) this.meta.noteLanceVersion(table.name, version);
           });
           this.commitsSinceOptimize++;
         }
         await this.options.faults?.betweenGcDeletes?.();
         removed += this.meta.dropTombstones(tombstones);
       }
-      return { removed };
+      return { removed, dropped_tables: await this.dropRetiredTables() };
+    });
+  }
+
+  /** Tables a reindex replaced, once every reader has had time to move to the new one. */
+  private async dropRetiredTables(): Promise<string[]> {
+    if (!this.meta.retiredTables().some((t) => Date.now() - t.at >= this.options.keepVersionsMs)) return [];
+    return this.lock.run(async () => {
+      const retired = this.meta.retiredTables();
+      const due = retired.filter((t) => Date.now() - t.at >= this.options.keepVersionsMs);
+      for (const t of due) if (await VectorTable.exists(this.connection, t.name)) await this.connection.dropTable(t.name);
+      this.meta.setSetting(SETTINGS.retired, retired.filter((t) => !due.includes(t)));
+      return due.map((t) => t.name);
     });
   }
 
@@ -572,7 +600,7 @@ export class Store {
    * re-writes committed records whose vector is missing or duplicated.
    */
   recover(options: { olderThanMs?: number; reconcile?: boolean } = {}): Promise<RunReport> {
-    return this.exclusive("last_recovery", async () => {
+    return this.exclusive(SETTINGS.lastRecovery, async () => {
       let redriven = 0;
       const cutoff = Date.now() - (options.olderThanMs ?? 0);
       const batch = Math.max(64, this.options.embedder.maxBatchSize);
@@ -593,7 +621,7 @@ export class Store {
   async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
     this.assertOpen();
     if (options.repair) {
-      const table = this.meta.getSetting<string>(TABLE_SETTING);
+      const table = this.meta.getSetting<string>(SETTINGS.table);
       const quarantined = table ? quarantineBrokenManifests(VectorTable.tableDir(this.paths.lanceDir, table)) : [];
       if (quarantined.length > 0) this.log(`set aside broken Lance manifests: ${quarantined.join(", ")}`);
       await this.recover({ reconcile: true });
@@ -654,7 +682,7 @@ export class Store {
         await this.lock.run(async () => {
           await this.catchUp(table);
           const version = await table.deleteUpTo(orphans);
-          if (version !== null) this.meta.noteLanceVersion(version);
+          if (version !== null) this.meta.noteLanceVersion(table.name, version);
         });
       }
       // A fresh generation makes the old rows stale, so the next pass removes them.
@@ -668,14 +696,14 @@ export class Store {
 
   /** Compacts Lance, prunes old versions and keeps the ANN index current. */
   optimize(): Promise<RunReport> {
-    return this.exclusive("last_optimize", async () => {
+    return this.exclusive(SETTINGS.lastOptimize, async () => {
       const table = await this.vectorsIfBound();
       if (!table) return { skipped: "no vectors yet" };
       this.commitsSinceOptimize = 0;
       await this.lock.run(async () => {
         await this.catchUp(table);
         await table.optimize(this.options.keepVersionsMs);
-        this.meta.noteLanceVersion(await table.version());
+        this.meta.noteLanceVersion(table.name, await table.version());
       });
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
@@ -691,7 +719,7 @@ export class Store {
     this.track(
       table
         .createVectorIndex(rows)
-        .then(async () => this.meta.noteLanceVersion(await table.version()))
+        .then(async () => this.meta.noteLanceVersion(table.name, await table.version()))
         .catch((error) => this.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
         .finally(() => (this.annBuilding = false)),
     );
@@ -710,7 +738,7 @@ export class Store {
     this.assertOpen();
     const counts = this.meta.counts();
     const now = Date.now();
-    const bound = this.info ?? this.meta.getSetting<EmbedderInfo>(MODEL_SETTING) ?? null;
+    const bound = this.info ?? this.meta.getSetting<EmbedderInfo>(SETTINGS.model) ?? null;
     const table = bound ? await this.vectors() : null;
     let lance: StatusReport["lance"] = null;
     if (table) {
@@ -732,9 +760,10 @@ export class Store {
         bound: bound !== null,
       },
       lance,
-      last_recovery: this.meta.getSetting<RunReport>("last_recovery") ?? null,
-      last_gc: this.meta.getSetting<RunReport>("last_gc") ?? null,
-      last_optimize: this.meta.getSetting<RunReport>("last_optimize") ?? null,
+      last_recovery: this.meta.getSetting<RunReport>(SETTINGS.lastRecovery) ?? null,
+      last_gc: this.meta.getSetting<RunReport>(SETTINGS.lastGc) ?? null,
+      last_optimize: this.meta.getSetting<RunReport>(SETTINGS.lastOptimize) ?? null,
+      reindex: reindexProgress(this.meta),
       data_dir: this.paths.root,
     };
     if (chunkIds) {
@@ -823,6 +852,12 @@ export class Store {
     this.meta.close();
     await this.options.embedder.close?.();
   }
+}
+
+function reindexProgress(meta: MetadataDb): StatusReport["reindex"] {
+  const state = reindexState(meta);
+  if (!state) return null;
+  return { target: modelKey(state.target), table: state.table, done: meta.chunksUpTo(state.cursor), total: meta.counts().chunks, started_at: state.started_at };
 }
 
 function isUnchanged(current: LiveChunk, write: ChunkWrite, model: string): boolean {
