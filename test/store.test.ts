@@ -344,7 +344,7 @@ describe("status and maintenance", () => {
     await store.optimize();
     await store.settle();
     const status = await store.status();
-    expect(status.lance?.index).toMatchObject({ indexedRows: 400, unindexedRows: 0 });
+    expect(status.lance?.index).toMatchObject({ indexed_rows: 400, unindexed_rows: 0 });
     expect(status.lance?.index_coverage).toBe(1);
     expect((await store.search({ query: "indexed row 123 about topic 4", k: 1 })).results[0]?.chunk_id).toBe("r123");
     await store.close();

@@ -744,7 +744,7 @@ export class Store {
     if (table) {
       await this.catchUp(table);
       const stats = await table.stats();
-      lance = { ...stats, index_coverage: stats.index && stats.rows > 0 ? stats.index.indexedRows / stats.rows : null };
+      lance = { ...stats, index_coverage: stats.index && stats.rows > 0 ? stats.index.indexed_rows / stats.rows : null };
     }
     const report: StatusReport = {
       counts: { pending: counts.pending, committed: counts.committed, tombstone: counts.tombstone },

@@ -30,8 +30,8 @@ export interface VectorTableStats {
   version: number;
   rows: number;
   fragments: number;
-  smallFragments: number;
-  index: null | { name: string; type: string; indexedRows: number; unindexedRows: number };
+  small_fragments: number;
+  index: null | { name: string; type: string; indexed_rows: number; unindexed_rows: number };
 }
 
 export interface AnnSettings {
@@ -281,10 +281,10 @@ export class VectorTable {
       version,
       rows: stats.numRows,
       fragments: stats.fragmentStats.numFragments,
-      smallFragments: stats.fragmentStats.numSmallFragments,
+      small_fragments: stats.fragmentStats.numSmallFragments,
       index:
         vectorIndex && indexStats
-          ? { name: vectorIndex.name, type: indexStats.indexType, indexedRows: indexStats.numIndexedRows, unindexedRows: indexStats.numUnindexedRows }
+          ? { name: vectorIndex.name, type: indexStats.indexType, indexed_rows: indexStats.numIndexedRows, unindexed_rows: indexStats.numUnindexedRows }
           : null,
     };
   }

@@ -31,6 +31,7 @@ const statusOutput = z.object({
       version: z.number().int(),
       rows: z.number().int().describe("Vector rows, including ones awaiting cleanup."),
       fragments: z.number().int(),
+      small_fragments: z.number().int().describe("Fragments small enough for the next optimize to merge."),
       index: z.object({ name: z.string(), type: z.string(), indexed_rows: z.number().int(), unindexed_rows: z.number().int() }).nullable(),
       index_coverage: z.number().nullable().describe("Share of rows covered by the ANN index; null without one (search is exact)."),
     })
@@ -38,6 +39,11 @@ const statusOutput = z.object({
     .describe("The vector table; null before anything was embedded."),
   last_recovery: runReport,
   last_gc: runReport,
+  last_optimize: runReport,
+  reindex: z
+    .object({ target: z.string(), table: z.string(), done: z.number().int(), total: z.number().int(), started_at: z.string() })
+    .nullable()
+    .describe("A re-embedding with another model (retrieval-mcp reindex) in progress: chunks copied so far of the total; null when none runs."),
   data_dir: z.string(),
   chunks: z
     .array(
@@ -62,21 +68,11 @@ function toOutput(report: StatusReport): StatusOutput {
     tombstones_awaiting_gc: report.tombstones_awaiting_gc,
     oldest_tombstone_age_ms: report.oldest_tombstone_age_ms,
     model: report.model,
-    lance: report.lance && {
-      table: report.lance.table,
-      version: report.lance.version,
-      rows: report.lance.rows,
-      fragments: report.lance.fragments,
-      index: report.lance.index && {
-        name: report.lance.index.name,
-        type: report.lance.index.type,
-        indexed_rows: report.lance.index.indexedRows,
-        unindexed_rows: report.lance.index.unindexedRows,
-      },
-      index_coverage: report.lance.index_coverage,
-    },
+    lance: report.lance,
     last_recovery: report.last_recovery,
     last_gc: report.last_gc,
+    last_optimize: report.last_optimize,
+    reindex: report.reindex,
     data_dir: report.data_dir,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
@@ -89,6 +85,7 @@ function render(s: StatusOutput): string {
   ];
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
+  if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);
   for (const c of s.chunks ?? []) lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation})` : ""}`);
   return lines.join("\n");
 }
