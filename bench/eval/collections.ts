@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beirFiles, loadBeir } from "./beir.js";
 import type { EvalCollection } from "./collection.js";
@@ -12,15 +12,13 @@ interface Source {
   dir: string;
   files: () => readonly string[];
   load: () => EvalCollection;
-  /** Shown when the data is missing. */
-  readme: string;
 }
 
 const EVAL = join(SHARED, "eval");
 const HOLDOUT = join(SHARED, "holdout");
 
 const SOURCES: Record<string, Source> = {
-  cranfield: { dir: join(EVAL, "cranfield"), files: () => CRANFIELD_FILES, load: () => loadCranfield(join(EVAL, "cranfield")), readme: join(EVAL, "README.md") },
+  cranfield: { dir: join(EVAL, "cranfield"), files: () => CRANFIELD_FILES, load: () => loadCranfield(join(EVAL, "cranfield")) },
   msmarco: beir("msmarco", EVAL),
   dbpedia: beir("dbpedia", EVAL),
   // Held out: runnable to check what was tuned on ../shared/eval, never to tune on.
@@ -29,7 +27,7 @@ const SOURCES: Record<string, Source> = {
 
 function beir(name: string, root: string): Source {
   const dir = join(root, name);
-  return { dir, files: () => beirFiles(dir), load: () => loadBeir(name, dir), readme: join(root, "README.md") };
+  return { dir, files: () => beirFiles(dir), load: () => loadBeir(name, dir) };
 }
 
 export const COLLECTIONS = Object.keys(SOURCES);
@@ -48,8 +46,8 @@ export function loadCollection(name: string): EvalCollection {
   if (missing.length > 0) {
     throw new MissingDataError(
       `The ${name} collection is missing: ${missing.join(", ")} not found. ` +
-        `The evaluation data is read in place from ${SHARED} (the folder "shared" next to this repository; see ${source.readme}); ` +
-        `it is never copied into the repository.`,
+        `The harness reads the shared test collections in place from ${dirname(source.dir)} (../shared next to the repository), ` +
+        `never from a copy inside the repository.`,
     );
   }
   return source.load();
