@@ -43,7 +43,7 @@ describe("retrieval-mcp CLI: help, version and usage errors", () => {
     const expected: Record<string, string[]> = {
       serve: ["--transport", "--host", "--port", "--token", "--max-body"],
       status: ["--json"],
-      search: ["-k", "--collection", "--json"],
+      search: ["-k", "--collection", "--mode", "--json"],
       ingest: ["<files or folders...>", "--collection"],
       gc: ["--data-dir"],
       verify: ["--repair"],
@@ -74,6 +74,7 @@ describe("retrieval-mcp CLI: help, version and usage errors", () => {
     expectUsageError(await runCli(["search", "x", "-k", "0", "--data-dir", dir]), /-k must be a whole number from 1 to 50/);
     expectUsageError(await runCli(["search", "x", "-k", "many", "--data-dir", dir]), /-k must be a whole number/);
     expectUsageError(await runCli(["search", "x", "--collection"]), /argument missing/);
+    expectUsageError(await runCli(["search", "x", "--mode", "fuzzy", "--data-dir", dir]), /--mode must be one of hybrid, vector, keyword/);
     expectUsageError(await runCli(["gc", "now"]), /gc does not take the argument "now"/);
     expectUsageError(await runCli(["status", "--embedder", "nonsense", "--data-dir", dir]), /Unknown embedder "nonsense"/);
     expectUsageError(await runCli(["status", "--embedder", "hash:3", "--data-dir", dir]), /dimension from 8 to 8192/);
@@ -132,7 +133,9 @@ describe("retrieval-mcp CLI: ingest, search, status, gc", () => {
     const zebra = await runCli(["search", "zebra note", "-k", "3", ...common]);
     expect(zebra.code).toBe(0);
     expect(zebra.stdout).toMatch(/^ 1\. [\d.-]+ {2}.*alpha\.md#\d+\n {4}.*zebra/m);
-    expect(zebra.stdout).toMatch(/3 results \(model hash:384, [\d.]+ ms\)\.\n$/);
+    expect(zebra.stdout).toMatch(/3 results \(hybrid, model hash:384, [\d.]+ ms\)\.\n$/);
+    const keyword = await runCli(["search", "zebra", "--mode", "keyword", "-k", "1", ...common]);
+    expect(keyword.stdout).toMatch(/alpha\.md#\d+[\s\S]*1 result \(keyword, model hash:384/);
 
     // A changed, shorter file: its old chunks go, in the same transaction that writes the new ones.
     writeFileSync(alpha, "# Quokkas\n\nThe quokka is a small marsupial that lives on Rottnest Island.\n");

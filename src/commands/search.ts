@@ -1,6 +1,7 @@
 import type { Command } from "../cli/command.js";
 import { intOption, stringValue } from "../cli/parse.js";
-import { LIMITS } from "../store/schemas.js";
+import { UsageError } from "../cli/command.js";
+import { LIMITS, SEARCH_MODES, type SearchMode } from "../store/schemas.js";
 import type { SearchResult } from "../store/store.js";
 import { withStore } from "./open-store.js";
 
@@ -12,10 +13,15 @@ function snippet(text: string): string {
 }
 
 export function renderHits(result: SearchResult): string {
-  if (result.results.length === 0) return `No results (model ${result.model}, ${result.took_ms.toFixed(1)} ms).`;
+  const about = `${result.mode}, model ${result.model}, ${result.took_ms.toFixed(1)} ms`;
+  if (result.results.length === 0) return `No results (${about}).`;
   const lines = result.results.map((hit, i) => `${String(i + 1).padStart(2)}. ${hit.score.toFixed(3)}  ${hit.chunk_id}\n    ${snippet(hit.text)}`);
-  lines.push(`${result.results.length} result${result.results.length === 1 ? "" : "s"} (model ${result.model}, ${result.took_ms.toFixed(1)} ms).`);
+  lines.push(`${result.results.length} result${result.results.length === 1 ? "" : "s"} (${about}).`);
   return lines.join("\n");
+}
+
+function isSearchMode(mode: string): mode is SearchMode {
+  return (SEARCH_MODES as readonly string[]).includes(mode);
 }
 
 export const searchCommand: Command = {
@@ -27,14 +33,21 @@ export const searchCommand: Command = {
   options: {
     k: { type: "string", short: "k", value: "<n>", description: `Number of results, 1 to ${LIMITS.maxK} (default 5).` },
     collection: { type: "string", value: "<name>", description: "Search only this collection." },
+    mode: {
+      type: "string",
+      value: "<mode>",
+      description: "hybrid (default: meaning and exact words fused), vector (meaning only) or keyword (BM25, words only).",
+    },
     json: { type: "boolean", description: "Print the results (full text and metadata) as JSON." },
   },
   details: "Several words need no quotes: `retrieval-mcp search crash safe writes` searches for \"crash safe writes\".",
   async run(context) {
     const k = intOption(context.values, "k", 1, LIMITS.maxK, 5, "search");
     const collection = stringValue(context.values, "collection");
+    const mode = stringValue(context.values, "mode") ?? "hybrid";
+    if (!isSearchMode(mode)) throw new UsageError(`--mode must be one of ${SEARCH_MODES.join(", ")}, got ${JSON.stringify(mode)}.`, "search");
     const query = context.positionals.join(" ");
-    const result = await withStore(context, (store) => store.search({ query, k, ...(collection === undefined ? {} : { collection }) }));
+    const result = await withStore(context, (store) => store.search({ query, k, mode, ...(collection === undefined ? {} : { collection }) }));
     process.stdout.write((context.values.json ? JSON.stringify(result, null, 2) : renderHits(result)) + "\n");
     return 0;
   },
