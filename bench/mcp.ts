@@ -1,0 +1,338 @@
+/**
+ * `npm run bench:mcp`: what the MCP layer costs. semantic_search and
+ * index_chunk latency (p50/p95) and throughput on a 10k-chunk store with the
+ * hash embedder, through
+ *   - the store API in this process (the reference),
+ *   - stdio: one `node dist/cli.js serve` process per client, as MCP hosts run it,
+ *   - Streamable HTTP: one server process, one session per client,
+ * with 1, 8 and 32 concurrent clients, plus the time from spawning the
+ * server to its `initialize` answer. Prints tables; asserts nothing.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { embedderFromSpec } from "../src/embed/from-spec.js";
+import { Store } from "../src/store/store.js";
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const EMBEDDER = "hash:384";
+const CORPUS_CHUNKS = 10_000;
+const CLIENTS = [1, 8, 32] as const;
+const OPS: Record<Op, number> = { search: 300, index: 200 };
+const WARMUP_OPS = 8;
+// Vector mode, the DESIGN.md contract's search: keyword and hybrid modes are far slower on this corpus (see the README).
+const SEARCH_MODE = "vector";
+const STARTUP_RUNS = 10;
+
+type Op = "search" | "index";
+
+/** One client's way to reach the store. */
+interface Endpoint {
+  search(query: string): Promise<void>;
+  index(chunkId: string, text: string): Promise<void>;
+  /** Resolves once the server's start-up recovery (a full Lance scan) has run, so it does not compete with the measurement. */
+  settled(since: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Cell {
+  path: string;
+  clients: number;
+  op: Op;
+  ops: number;
+  p50: number;
+  p95: number;
+  perSecond: number;
+}
+
+// ------------------------------------------------------------------ data
+
+/** Deterministic text from a fixed vocabulary, so every run measures the same work. */
+function makeRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const VOCABULARY = (
+  "river mountain harbour engine protocol garden winter market signal library orbit canyon lantern voltage meadow " +
+  "compiler glacier recipe theorem violin archive beacon circuit desert falcon granite horizon island journal kernel " +
+  "ledger mosaic nebula oxygen pepper quartz rhythm saddle tundra vessel walnut yeast zenith anchor bridge cobalt " +
+  "dialect ember fossil gravity harvest ivory jasmine kettle lagoon magnet nectar orchard pigment quiver reactor"
+).split(" ");
+
+function sentence(random: () => number, words: number): string {
+  return Array.from({ length: words }, () => VOCABULARY[Math.floor(random() * VOCABULARY.length)]!).join(" ");
+}
+
+function chunkText(random: () => number): string {
+  return Array.from({ length: 6 }, () => `${sentence(random, 12)}.`).join(" ");
+}
+
+// ------------------------------------------------------------------ stats
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Runs `total` operations spread over the endpoints, each endpoint one at a time. */
+async function measure(path: string, endpoints: readonly Endpoint[], op: Op, total: number, random: () => number, idPrefix: string): Promise<Cell> {
+  const queries = Array.from({ length: total + WARMUP_OPS * endpoints.length }, () => sentence(random, 4));
+  const texts = queries.map(() => chunkText(random));
+  let next = 0;
+  const run = (endpoint: Endpoint, i: number) =>
+    op === "search" ? endpoint.search(queries[i]!) : endpoint.index(`${idPrefix}-${i}`, texts[i]!);
+  // Warm-up: first calls pay for lazy loading and JIT, which `initialize` timing covers separately.
+  await Promise.all(endpoints.map(async (e) => {
+    for (let w = 0; w < WARMUP_OPS; w++) await run(e, next++);
+  }));
+  const latencies: number[] = [];
+  let remaining = total;
+  const started = performance.now();
+  await Promise.all(
+    endpoints.map(async (endpoint) => {
+      while (remaining > 0) {
+        remaining--;
+        const i = next++;
+        const t0 = performance.now();
+        await run(endpoint, i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const wallMs = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  return { path, clients: endpoints.length, op, ops: total, p50: percentile(latencies, 50), p95: percentile(latencies, 95), perSecond: (total / wallMs) * 1000 };
+}
+
+// ------------------------------------------------------------------ endpoints
+
+function storeEndpoint(store: Store): Endpoint {
+  return {
+    async search(query) {
+      await store.search({ query, k: 5, mode: SEARCH_MODE });
+    },
+    async index(chunkId, text) {
+      await store.index({ chunk_id: chunkId, text });
+    },
+    settled: () => store.settle(),
+    async close() {},
+  };
+}
+
+function clientEndpoint(client: Client): Endpoint {
+  const call = async (name: string, args: Record<string, unknown>) => {
+    const result = await client.callTool({ name, arguments: args });
+    if (result.isError) throw new Error(`${name} failed: ${JSON.stringify(result.content)}`);
+  };
+  return {
+    search: (query) => call("semantic_search", { query, k: 5, mode: SEARCH_MODE }),
+    index: (chunkId, text) => call("index_chunk", { chunk_id: chunkId, text }),
+    async settled(since) {
+      for (;;) {
+        const result = await client.callTool({ name: "embedding_status", arguments: {} });
+        if (result.isError) throw new Error(`embedding_status failed: ${JSON.stringify(result.content)}`);
+        const last = (result.structuredContent as { last_recovery: { at: string } | null }).last_recovery;
+        if (last && Date.parse(last.at) >= since) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    close: () => client.close(),
+  };
+}
+
+async function stdioEndpoint(dataDir: string): Promise<Endpoint> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, "serve", "--data-dir", dataDir, "--embedder", EMBEDDER],
+    env: getDefaultEnvironment(),
+    stderr: "ignore",
+  });
+  const client = new Client({ name: "bench-stdio", version: "1" });
+  await client.connect(transport);
+  return clientEndpoint(client);
+}
+
+async function startHttpServer(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, "serve", "--transport", "http", "--port", "0", "--data-dir", dataDir, "--embedder", EMBEDDER], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+      const match = /listening on (http:\/\/\S+\/mcp)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    child.once("exit", () => reject(new Error(`the HTTP server exited: ${stderr}`)));
+  });
+  return {
+    url,
+    async stop() {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function httpEndpoint(url: string): Promise<Endpoint> {
+  const client = new Client({ name: "bench-http", version: "1" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return clientEndpoint(client);
+}
+
+// ------------------------------------------------------------------ start-up
+
+/** Spawn to `initialize` answer, speaking raw JSON-RPC so no client library start-up is counted. */
+async function timeToInitialize(dataDir: string): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, "serve", "--data-dir", dataDir, "--embedder", EMBEDDER], { stdio: ["pipe", "pipe", "ignore"] });
+  child.stdin.write(
+    `${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } } })}\n`,
+  );
+  const lines = createInterface({ input: child.stdout });
+  const [line] = (await once(lines, "line")) as [string];
+  const elapsed = performance.now() - started;
+  if (!(JSON.parse(line) as { result?: unknown }).result) throw new Error(`initialize failed: ${line}`);
+  const exited = once(child, "exit");
+  child.stdin.end();
+  await exited;
+  return elapsed;
+}
+
+// ------------------------------------------------------------------ report
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "-";
+}
+
+function printTable(cells: readonly Cell[]): void {
+  const reference = (cell: Cell) => cells.find((c) => c.path === "store API" && c.op === cell.op && c.clients === cell.clients);
+  const header = ["operation", "path", "clients", "ops", "p50 ms", "p95 ms", "ops/s", "p50 vs store", "ops/s vs store"];
+  const rows = cells.map((c) => {
+    const ref = reference(c);
+    const isRef = c.path === "store API";
+    return [
+      c.op === "search" ? "semantic_search" : "index_chunk",
+      c.path,
+      String(c.clients),
+      String(c.ops),
+      fmt(c.p50, 2),
+      fmt(c.p95, 2),
+      fmt(c.perSecond, 0),
+      isRef || !ref ? "1.00x" : `${fmt(c.p50 / ref.p50, 2)}x`,
+      isRef || !ref ? "1.00x" : `${fmt(c.perSecond / ref.perSecond, 2)}x`,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cols: string[]) => `| ${cols.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w, i) => (i < 2 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`);
+  for (const row of rows) console.log(line(row));
+}
+
+// ------------------------------------------------------------------ main
+
+async function seed(dataDir: string): Promise<void> {
+  const random = makeRandom(42);
+  const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER) });
+  for (let i = 0; i < CORPUS_CHUNKS; i += 1000) {
+    await store.indexMany(Array.from({ length: 1000 }, (_, j) => ({ chunk_id: `seed-${i + j}`, text: chunkText(random) })));
+  }
+  await store.optimize();
+  await store.close();
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
+  const dataDir = mkdtempSync(join(tmpdir(), "retrieval-mcp-bench-"));
+  const cells: Cell[] = [];
+  const random = makeRandom(7);
+  // Whatever is still open when a step fails: server processes must not outlive the benchmark.
+  const open = new Map<object, () => Promise<void>>();
+  const opened = <T extends { close?: () => Promise<void>; stop?: () => Promise<void> }>(thing: T): T => {
+    open.set(thing, (thing.close ?? thing.stop)!.bind(thing));
+    return thing;
+  };
+  const release = async (things: readonly object[]): Promise<void> => {
+    await Promise.all(things.map((thing) => {
+      const close = open.get(thing);
+      open.delete(thing);
+      return close?.();
+    }));
+  };
+  const began = performance.now();
+  try {
+    // Other work on the machine shifts every number; the load average says how much there was.
+    console.log(`bench:mcp on ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}, embedder ${EMBEDDER}, search mode ${SEARCH_MODE}, load average ${loadavg()[0]!.toFixed(1)}`);
+    let t = performance.now();
+    await seed(dataDir);
+    console.log(`seeded ${CORPUS_CHUNKS} chunks through the store in ${fmt((performance.now() - t) / 1000)} s`);
+
+    const startups: number[] = [];
+    for (let i = 0; i < STARTUP_RUNS; i++) startups.push(await timeToInitialize(dataDir));
+    startups.sort((a, b) => a - b);
+    console.log(
+      `spawn -> initialize answer over stdio (${STARTUP_RUNS} runs): p50 ${fmt(percentile(startups, 50), 0)} ms, min ${fmt(startups[0]!, 0)} ms, max ${fmt(startups[startups.length - 1]!, 0)} ms (target < 300 ms)`,
+    );
+
+    // Searches first, on the table as seeded and compacted; writes after, so every search cell sees the same table.
+    for (const op of ["search", "index"] as const) {
+      const since = Date.now();
+      const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER) });
+      for (const clients of CLIENTS) {
+        const endpoints = Array.from({ length: clients }, () => storeEndpoint(store));
+        await endpoints[0]!.settled(since);
+        cells.push(await measure("store API", endpoints, op, OPS[op], random, `store-${clients}`));
+      }
+      await store.close();
+
+      for (const clients of CLIENTS) {
+        t = performance.now();
+        const spawnedAt = Date.now();
+        const endpoints = await Promise.all(Array.from({ length: clients }, async () => opened(await stdioEndpoint(dataDir))));
+        await Promise.all(endpoints.map((e) => e.settled(spawnedAt)));
+        console.log(`${op}: started ${clients} stdio server process${clients === 1 ? "" : "es"} in ${fmt((performance.now() - t) / 1000)} s`);
+        cells.push(await measure("stdio", endpoints, op, OPS[op], random, `stdio-${clients}`));
+        await release(endpoints);
+      }
+
+      const startedAt = Date.now();
+      const server = opened(await startHttpServer(dataDir));
+      for (const clients of CLIENTS) {
+        const endpoints = await Promise.all(Array.from({ length: clients }, async () => opened(await httpEndpoint(server.url))));
+        await endpoints[0]!.settled(startedAt);
+        cells.push(await measure("http", endpoints, op, OPS[op], random, `http-${clients}`));
+        await release(endpoints);
+      }
+      await release([server]);
+    }
+
+    console.log("");
+    printTable(cells.sort((a, b) => (a.op === b.op ? a.clients - b.clients : a.op === "search" ? -1 : 1)));
+    console.log(
+      "\nstore API: calls on one Store in this process. stdio: one server process per client on the same data directory (as MCP hosts run it)." +
+        "\nhttp: one server process, one session per client. Latency is per call as the client sees it; ops/s is the aggregate of all clients." +
+        `\nTotal time ${fmt((performance.now() - began) / 1000)} s; load average at the end ${loadavg()[0]!.toFixed(1)}.`,
+    );
+  } finally {
+    await Promise.allSettled([...open.values()].map((close) => close()));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench:mcp failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});
