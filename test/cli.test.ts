@@ -218,6 +218,34 @@ describe("retrieval-mcp CLI: ingest, search, status, gc", () => {
   });
 });
 
+describe("retrieval-mcp CLI: reindex and auto", () => {
+  it("re-embeds a store with another model, after which the default embedder (auto) opens it with the new one", async () => {
+    const dataDir = tempDir();
+    const docs = tempDir();
+    writeFileSync(join(docs, "a.md"), prose("aqueduct", 3));
+    expect((await runCli(["ingest", docs, "--data-dir", dataDir, "--embedder", EMBEDDER])).code).toBe(0);
+    // No --embedder: auto defers to the model the store is bound to, and nothing is downloaded.
+    const bound = await runCli(["status", "--data-dir", dataDir]);
+    expect(bound.stdout).toMatch(/model +hash:384, 384-d/);
+
+    expectUsageError(await runCli(["reindex", "--data-dir", dataDir]), /reindex needs the new model/);
+    const reindex = await runCli(["reindex", "--data-dir", dataDir, "--embedder", "hash:96"]);
+    expect(reindex.stderr).toBe("");
+    expect(reindex.stdout).toMatch(/^Re-embedded \d+ chunks from hash:384 to hash:96, table chunks_\w+\. .*consistent\.\nRestart running servers with --embedder hash:96\.\n$/);
+    expect(reindex.code).toBe(0);
+
+    const after = await runCli(["status", "--data-dir", dataDir]);
+    expect(after.stdout).toMatch(/model +hash:96, 96-d/);
+    const search = await runCli(["search", "aqueduct", "--data-dir", dataDir, "--mode", "vector"]);
+    expect(search.code).toBe(0);
+    expect(search.stdout).toMatch(/a\.md#0/);
+    const old = await runCli(["search", "aqueduct", "--data-dir", dataDir, "--embedder", EMBEDDER]);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toMatch(/bound to the embedder hash:96/);
+    expect((await runCli(["reindex", "--cancel", "--data-dir", dataDir])).stdout).toBe("No reindex is in progress.\n");
+  });
+});
+
 describe("retrieval-mcp CLI: verify", () => {
   it("finds an orphan Lance row and a stuck pending record, repairs both, then verifies clean", async () => {
     const dataDir = tempDir();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { HashEmbedder } from "../src/embed/hash.js";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../src/store/errors.js";
 import { Store } from "../src/store/store.js";
@@ -302,6 +302,33 @@ describe("delete and GC", () => {
     await expect.poll(async () => (await store.status()).counts.tombstone, { timeout: 30_000, interval: 100 }).toBe(0);
     expect((await store.status()).lance?.rows).toBe(0);
     await store.close();
+  });
+});
+
+describe("a broken Lance manifest (power loss)", () => {
+  test("is detected with a repair hint; repair falls back a version and re-writes what that version lacks", async () => {
+    const dir = tmp();
+    const store = await openStore(dir);
+    await store.index({ text: "written before the power cut", chunk_id: "early" });
+    await store.index({ text: "the last write, whose manifest is lost", chunk_id: "late" });
+    await store.close();
+    const versions = join(dir, "lance", "chunks.lance", "_versions");
+    // Manifests are named u64::MAX - version: the newest sorts first.
+    const newest = readdirSync(versions).filter((f) => f.endsWith(".manifest")).sort()[0]!;
+    truncateSync(join(versions, newest), 0);
+
+    const broken = await openStore(dir);
+    const error = await broken.search({ query: "power cut", mode: "vector" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "lance_corrupt" });
+    expect((error as Error).message).toMatch(/empty manifest .*retrieval-mcp verify --repair/);
+    await broken.verify({ repair: true });
+    expect(await broken.verify()).toMatchObject({ ok: true });
+    for (const id of ["early", "late"]) {
+      const text = broken.get([id])[0]!.text;
+      expect((await broken.search({ query: text, mode: "vector", k: 1 })).results[0]?.chunk_id).toBe(id);
+    }
+    expect(readdirSync(versions).some((f) => f.startsWith(newest) && f.includes(".broken-"))).toBe(true);
+    await broken.close();
   });
 });
 

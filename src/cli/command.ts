@@ -1,4 +1,4 @@
-import type { Embedder } from "../embed/embedder.js";
+import type { SpecOptions } from "../embed/from-spec.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -13,9 +13,9 @@ export interface CommandContext {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
   dataDir: string;
+  /** `--embedder`; `auto` defers to the model an existing store is bound to. */
   embedderSpec: string;
-  /** Built from `embedderSpec`, loaded only on first use. */
-  embedder: Embedder;
+  embedderOptions: SpecOptions;
   env: NodeJS.ProcessEnv;
   version: string;
 }

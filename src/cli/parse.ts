@@ -1,9 +1,8 @@
 import { parseArgs } from "node:util";
-import { EmbedderSpecError, embedderFromSpec } from "../embed/from-spec.js";
+import { DEFAULT_EMBEDDER_SPEC, EmbedderSpecError, embedderFromSpec, type SpecOptions } from "../embed/from-spec.js";
 import { defaultDataDir } from "../store/paths.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
 
-export const DEFAULT_EMBEDDER = "hash:384";
 
 /** Flags every command takes. */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
@@ -15,7 +14,7 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   embedder: {
     type: "string",
     value: "<spec>",
-    description: `Embedding model, provider[:model], e.g. hash:384. Env: RETRIEVAL_MCP_EMBEDDER. Default: ${DEFAULT_EMBEDDER}.`,
+    description: `Embedding model, provider[:model], e.g. hash:384. Env: RETRIEVAL_MCP_EMBEDDER. Default: ${DEFAULT_EMBEDDER_SPEC}.`,
   },
   "model-path": {
     type: "string",
@@ -79,23 +78,23 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
 
   const dataDir = stringValue(values, "data-dir") ?? fromEnv(env, "RETRIEVAL_MCP_DATA_DIR") ?? defaultDataDir(env);
   if (dataDir.trim() === "") throw new UsageError("--data-dir must not be empty.", command.name);
-  const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER;
+  const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER_SPEC;
   const modelPath = stringValue(values, "model-path");
-  let embedder;
+  const embedderOptions: SpecOptions = {
+    dataDir,
+    env,
+    log: (line) => process.stderr.write(`retrieval-mcp: ${line}\n`),
+    ...(modelPath === undefined ? {} : { modelPath }),
+    ...(values.offline ? { offline: true } : {}),
+  };
   try {
-    // Unset options fall back to the environment inside the embedder.
-    embedder = embedderFromSpec(embedderSpec, {
-      dataDir,
-      env,
-      log: (line) => process.stderr.write(`retrieval-mcp: ${line}\n`),
-      ...(modelPath === undefined ? {} : { modelPath }),
-      ...(values.offline ? { offline: true } : {}),
-    });
+    // Only checks the spec here; the embedder is built when the store opens, knowing the model it is bound to.
+    embedderFromSpec(embedderSpec, embedderOptions);
   } catch (error) {
     if (error instanceof EmbedderSpecError) throw new UsageError(error.message, command.name);
     throw error;
   }
-  return { kind: "run", command, context: { values, positionals, dataDir, embedderSpec, embedder, env, version } };
+  return { kind: "run", command, context: { values, positionals, dataDir, embedderSpec, embedderOptions, env, version } };
 }
 
 function findCommand(commands: readonly Command[], name: string): Command {

@@ -2,7 +2,7 @@ import type { Command } from "../cli/command.js";
 import { stringValue } from "../cli/parse.js";
 import { findFiles } from "../ingest/files.js";
 import { ingestFiles, type FileOutcome } from "../ingest/ingest.js";
-import { ProgressBar } from "../ingest/progress.js";
+import { ProgressBar } from "../cli/progress.js";
 import { withStore } from "./open-store.js";
 
 export function summarize(outcomes: readonly FileOutcome[], missing: number, seconds: number): string {
@@ -37,7 +37,7 @@ export const ingestCommand: Command = {
     const collection = stringValue(context.values, "collection");
     const { files, missing } = await findFiles(context.positionals);
     for (const path of missing) process.stderr.write(`retrieval-mcp: not found: ${path}\n`);
-    const bar = new ProgressBar(process.stderr, files.length);
+    const bar = new ProgressBar(process.stderr, files.length, "files");
     let chunks = 0;
     // Nothing to read means nothing to write: do not create a data directory for it.
     const outcomes = files.length === 0 ? [] : await withStore(context, async (store) => {

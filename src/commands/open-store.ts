@@ -8,11 +8,14 @@ export function logToStderr(message: string): void {
 
 /**
  * Loaded on first use: LanceDB and SQLite take a good part of start-up time,
- * and `serve` must answer `initialize` before it needs either.
+ * and `serve` must answer `initialize` before it needs either. The embedder
+ * is built here, once the store's binding is known, so `auto` reopens a
+ * store with the model it was created with.
  */
-export async function openStore(options: StoreOptions): Promise<Store> {
-  const { Store } = await import("../store/store.js");
-  return Store.open(options);
+export async function openStore(context: CommandContext, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<Store> {
+  const [{ Store }, { resolveEmbedder }] = await Promise.all([import("../store/store.js"), import("../embed/from-spec.js")]);
+  const embedder = resolveEmbedder(context.embedderSpec, { ...context.embedderOptions, boundModel: Store.readBinding(context.dataDir) });
+  return Store.open({ dataDir: context.dataDir, embedder, log: logToStderr, ...options });
 }
 
 /**
@@ -21,7 +24,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
  * half-repaired by a recovery pass started on open.
  */
 export function openCommandStore(context: CommandContext): Promise<Store> {
-  return openStore({ dataDir: context.dataDir, embedder: context.embedder, background: false, log: logToStderr });
+  return openStore(context, { background: false });
 }
 
 /** Runs `work` on an open store and closes it whatever happens. */

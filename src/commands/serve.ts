@@ -68,7 +68,7 @@ export const serveCommand: Command = {
     const httpModule = transport === "http" ? await import("../transport/http.js") : null;
     const http = httpModule ? httpSettings(context, httpModule) : null;
     const { createServer } = await import("../server.js");
-    const store = lazyStore(() => openStore({ dataDir: context.dataDir, embedder: context.embedder, log: logToStderr }));
+    const store = lazyStore(() => openStore(context));
     const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr });
     if (!httpModule || !http) {
       const { runStdio } = await import("../transport/stdio.js");

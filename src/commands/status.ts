@@ -30,6 +30,7 @@ export function renderStatus(s: StatusReport): string {
     `last recovery   ${lastRun(s.last_recovery)}`,
     `last gc         ${lastRun(s.last_gc)}`,
     `last optimize   ${lastRun(s.last_optimize)}`,
+    ...(s.reindex ? [`reindex         to ${s.reindex.target}: ${s.reindex.done}/${s.reindex.total} chunks copied, started ${s.reindex.started_at}`] : []),
   ].join("\n");
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from "../cli/command.js";
+import { StoreError } from "../store/errors.js";
 import type { VerifyReport } from "../store/store.js";
 import { withStore } from "./open-store.js";
 
@@ -32,14 +33,18 @@ export const verifyCommand: Command = {
   async run(context) {
     const repair = context.values.repair === true;
     const output = await withStore(context, async (store) => {
-      const found = await store.verify();
-      if (!repair || found.ok) return { found, after: null };
+      // A broken Lance manifest makes the check itself fail; --repair is the way out of exactly that.
+      const found = await store.verify().catch((error: unknown) => {
+        if (repair && error instanceof StoreError && error.code === "lance_corrupt") return null;
+        throw error;
+      });
+      if (!repair || found?.ok) return { found, after: null };
       return { found, after: await store.verify({ repair: true }) };
     });
-    const lines = [renderVerify(output.found, "Checked")];
+    const lines = [output.found ? renderVerify(output.found, "Checked") : "The vector table could not be opened (a broken manifest); repairing it."];
     if (output.after) lines.push(renderVerify(output.after, "After repair, checked"));
-    else if (!output.found.ok) lines.push("Run `retrieval-mcp verify --repair` to fix these.");
+    else if (output.found && !output.found.ok) lines.push("Run `retrieval-mcp verify --repair` to fix these.");
     process.stdout.write(lines.join("\n") + "\n");
-    return (output.after ?? output.found).ok ? 0 : 1;
+    return (output.after ?? output.found)?.ok ? 0 : 1;
   },
 };

@@ -9,6 +9,8 @@ export class ProgressBar {
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly total: number,
+    /** What is counted, e.g. "files". */
+    private readonly unit: string,
     private readonly width = 28,
   ) {}
 
@@ -23,7 +25,7 @@ export class ProgressBar {
     if (done < this.total && now - this.lastDraw < 50) return;
     this.lastDraw = now;
     const filled = Math.round((done / this.total) * this.width);
-    const line = `[${"#".repeat(filled)}${".".repeat(this.width - filled)}] ${done}/${this.total} files  ${detail}`;
+    const line = `[${"#".repeat(filled)}${".".repeat(this.width - filled)}] ${done}/${this.total} ${this.unit}  ${detail}`;
     const columns = this.stream.columns ?? 80;
     this.stream.write(`\r${line.slice(0, columns - 1)}\x1b[K`);
     this.drawn = true;

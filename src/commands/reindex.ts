@@ -1,0 +1,62 @@
+import { UsageError, type Command } from "../cli/command.js";
+import { intOption } from "../cli/parse.js";
+import { ProgressBar } from "../cli/progress.js";
+import { logToStderr, withStore } from "./open-store.js";
+
+export const reindexCommand: Command = {
+  name: "reindex",
+  summary: "Re-embed every chunk with another model (--embedder) while servers keep serving the old one, then switch.",
+  args: "",
+  minArgs: 0,
+  maxArgs: 0,
+  options: {
+    batch: { type: "string", value: "<n>", description: "Chunks embedded and written per step (default 256); progress is saved after each." },
+    cancel: { type: "boolean", description: "Abandon an unfinished reindex: keep the current model and drop the half-built table." },
+  },
+  details:
+    "Example: `retrieval-mcp reindex --embedder transformers:Xenova/bge-small-en-v1.5`. Interrupt it (Ctrl-C, a crash) and run the same command again: it resumes. " +
+    "When it finishes, restart servers with the new --embedder (running ones refuse to write or search and say so). embedding_status shows the progress.",
+  async run(context) {
+    const { cancelReindex, reindexStore } = await import("../store/reindex.js");
+    if (context.values.cancel) {
+      const cancelled = await cancelReindex(context.dataDir);
+      process.stdout.write(cancelled ? `Cancelled the reindex to ${cancelled.target.provider}:${cancelled.target.model}; the store keeps its model.\n` : "No reindex is in progress.\n");
+      return 0;
+    }
+    if (context.embedderSpec === "auto" && context.values.embedder === undefined && context.env.RETRIEVAL_MCP_EMBEDDER === undefined) {
+      throw new UsageError("reindex needs the new model: give --embedder, e.g. --embedder transformers:Xenova/bge-small-en-v1.5.", "reindex");
+    }
+    const { resolveEmbedder } = await import("../embed/from-spec.js");
+    const embedder = resolveEmbedder(context.embedderSpec, context.embedderOptions);
+    const controller = new AbortController();
+    const interrupt = () => controller.abort();
+    process.once("SIGINT", interrupt);
+    process.once("SIGTERM", interrupt);
+    let bar = null as ProgressBar | null;
+    try {
+      const report = await reindexStore({
+        dataDir: context.dataDir,
+        embedder,
+        batchSize: intOption(context.values, "batch", 1, 10_000, 256, "reindex"),
+        signal: controller.signal,
+        log: logToStderr,
+        onProgress: (done, total) => {
+          bar ??= new ProgressBar(process.stderr, total, "chunks");
+          bar.update(done, "");
+        },
+      });
+      bar?.clear();
+      // Whatever was written during the run and left pending is embedded now, with the new model.
+      const verify = await withStore({ ...context, embedderSpec: report.to }, (store) => store.verify({ repair: true }));
+      process.stdout.write(
+        `Re-embedded ${report.copied} chunks${report.resumed ? " (resumed)" : ""} from ${report.from ?? "an empty store"} to ${report.to}, table ${report.table}. ` +
+          `${report.left_pending} chunks written meanwhile were embedded after the switch; the store is ${verify.ok ? "consistent" : "NOT consistent: run `retrieval-mcp verify --repair`"}.\n` +
+          `Restart running servers with --embedder ${report.to}.\n`,
+      );
+      return verify.ok ? 0 : 1;
+    } finally {
+      process.off("SIGINT", interrupt);
+      process.off("SIGTERM", interrupt);
+    }
+  },
+};
