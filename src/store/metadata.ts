@@ -306,12 +306,17 @@ export class MetadataDb {
     ).all(JSON.stringify(chunkIds), ...params) as LiveChunk[];
   }
 
-  /** BM25 over the lexical index, best first, restricted like `searchable`. `score` is BM25 (higher is better). */
+  /**
+   * BM25 over the lexical index, best first, restricted like `searchable`.
+   * `score` is BM25 (higher is better). CROSS JOIN pins the full-text match
+   * as the outer loop: left to the planner, SQLite ran the MATCH once per
+   * chunk row (744 ms a query on 1,400 chunks).
+   */
   keywordSearch(match: string, scope: SearchScope, limit: number): (LiveChunk & { score: number })[] {
     const { where, params } = scopeSql(scope);
     return this.cached(
       `SELECT c.*, e.generation, e.status, e.model, -f.rank AS score
-       FROM chunks_fts f JOIN chunks c ON c.seq = f.rowid JOIN embedding_records e ON e.chunk_id = c.chunk_id
+       FROM chunks_fts f CROSS JOIN chunks c ON c.seq = f.rowid CROSS JOIN embedding_records e ON e.chunk_id = c.chunk_id
        WHERE chunks_fts MATCH ? AND e.status = 'committed'${where}
        ORDER BY f.rank LIMIT ?`,
     ).all(match, ...params, limit) as (LiveChunk & { score: number })[];
