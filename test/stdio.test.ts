@@ -15,8 +15,8 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-function start(dataDir: string): Child {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/stdio-server.ts", dataDir], { stdio: "pipe" });
+function start(dataDir: string, env: Record<string, string> = {}): Child {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/stdio-server.ts", dataDir], { stdio: "pipe", env: { ...process.env, ...env } });
   const messages: Record<string, any>[] = [];
   const waiting = new Map<number, (message: Record<string, any>) => void>();
   let stderr = "";
@@ -78,5 +78,16 @@ describe("stdio transport", () => {
     child.process.kill(signal);
     expect(await child.exited).toBe(0);
     expect(child.stderr()).toMatch(new RegExp(`stopping \\(${signal}\\)[\\s\\S]*store closed`));
+  });
+
+  it("finishes a clean shutdown when SIGTERM follows stdin EOF, as MCP clients send it", async () => {
+    const child = start(tempDir(), { CLOSE_DELAY_MS: "1500" });
+    await initialize(child);
+    await child.request("tools/call", { name: "index_chunk", arguments: { chunk_id: "t", text: "written just before shutdown" } });
+    child.process.stdin.end();
+    await expect.poll(() => child.stderr(), { timeout: 30_000 }).toContain("stopping (stdin closed)");
+    child.process.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    expect(child.stderr()).toMatch(/stopping \(stdin closed\)[\s\S]*store closed/);
   });
 });

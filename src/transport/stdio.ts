@@ -33,8 +33,10 @@ export function runStdio(options: StdioOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
-      // A second Ctrl-C means the user will not wait for a clean shutdown.
-      if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
+      // A second Ctrl-C means the user will not wait for a clean shutdown. A
+      // SIGTERM meanwhile does not: MCP clients send one a moment after
+      // closing stdin, while the store may still be finishing a write.
+      if (stopping && signal === "SIGINT") process.exit(130);
       stop(signal);
     };
     const onEnd = () => stop("stdin closed");
