@@ -185,7 +185,7 @@ export class Store {
   private gcSoon: NodeJS.Timeout | null = null;
   private maintenance: Promise<unknown> = Promise.resolve();
   private commitsSinceOptimize = 0;
-  private annBuilding = false;
+  private annBuild: Promise<void> | null = null;
   private closed = false;
   /** Aborted by close(): background embedding stops and its records stay pending for the next open. */
   private readonly closing = new AbortController();
@@ -712,21 +712,27 @@ export class Store {
     });
   }
 
-  /** Index builds take tens of seconds at 100k rows: off the lock, in the background; searches stay exact meanwhile. */
+  /**
+   * Index builds take tens of seconds at 100k rows: off the lock, in the
+   * background; searches stay exact meanwhile. Not tracked with the other
+   * background work: close() must not wait for a build, and an unfinished
+   * build simply never commits.
+   */
   private buildAnnIndex(table: VectorTable, rows: number): void {
-    if (this.annBuilding) return;
-    this.annBuilding = true;
-    this.track(
-      table
-        .createVectorIndex(rows)
-        .then(async () => this.meta.noteLanceVersion(table.name, await table.version()))
-        .catch((error) => this.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
-        .finally(() => (this.annBuilding = false)),
-    );
+    this.annBuild ??= table
+      .createVectorIndex(rows)
+      .then(async () => this.meta.noteLanceVersion(table.name, await table.version()))
+      .catch((error) => this.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
+      .finally(() => (this.annBuild = null));
   }
 
-  /** Waits for background writes and index builds (tests and benchmarks use it to reach a quiet state). */
+  /** Waits for background writes, maintenance and index builds (tests and benchmarks use it to reach a quiet state). */
   async settle(): Promise<void> {
+    await this.quiesce();
+    await this.annBuild;
+  }
+
+  private async quiesce(): Promise<void> {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
     await this.committer.idle();
     await this.maintenance.catch(() => undefined);
@@ -843,11 +849,14 @@ export class Store {
     for (const timer of this.timers) clearInterval(timer);
     if (this.gcSoon) clearTimeout(this.gcSoon);
     this.closing.abort();
-    await this.settle();
+    await this.quiesce();
     this.closed = true;
-    const table = await this.tablePromise?.catch(() => null);
-    table?.close();
-    this.connection.close();
+    // A native index build may still hold the table: leave the handles to process exit rather than pull them from under it.
+    if (!this.annBuild) {
+      const table = await this.tablePromise?.catch(() => null);
+      table?.close();
+      this.connection.close();
+    }
     this.lock.close();
     this.meta.close();
     await this.options.embedder.close?.();
