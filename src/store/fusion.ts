@@ -2,6 +2,7 @@
 export interface RankedList {
   ids: readonly string[];
   scores: readonly number[];
+  /** How much this retriever is trusted; the weights of all lists add up to 1. */
   weight: number;
 }
 
@@ -10,18 +11,35 @@ export interface Fused {
   score: number;
 }
 
-/** RRF's damping constant: the value from Cormack et al. that most systems keep. */
-export const RRF_K = 60;
+/**
+ * Keyword share of a hybrid score. Measured on the shared evaluation
+ * collections (Cranfield, MS MARCO, DBpedia-Entity) with the hashing and
+ * the bundled offline model: equal weights, or reciprocal-rank fusion,
+ * lost 0.02-0.12 nDCG@10 against BM25 alone, because a weak dense model
+ * pulls its confident mistakes into the top ten; 0.8 was the one weight at
+ * or above BM25 on every collection with both models, and the neighbouring
+ * values (0.75, 0.85) stayed within 0.01 of it.
+ */
+export const DEFAULT_KEYWORD_WEIGHT = 0.8;
 
 /**
- * Weighted reciprocal rank fusion: each list adds weight / (RRF_K + rank)
- * for the ids it holds. Ranks, not raw scores, so BM25 and cosine need no
- * common scale.
+ * Convex combination of min-max normalised scores: each list's scores are
+ * mapped onto 0..1 (its best hit 1, its worst 0), then summed with the
+ * lists' weights. Unlike rank fusion it keeps how far apart a retriever
+ * thinks its hits are, so a clear BM25 winner is not overturned by a
+ * vector hit that merely ranks first. A hit absent from a list gets 0 from it.
  */
-export function reciprocalRankFusion(lists: readonly RankedList[]): Fused[] {
-  const scores = new Map<string, number>();
+export function convexFusion(lists: readonly RankedList[]): Fused[] {
+  const fused = new Map<string, number>();
   for (const list of lists) {
-    list.ids.forEach((id, rank) => scores.set(id, (scores.get(id) ?? 0) + list.weight / (RRF_K + rank + 1)));
+    if (list.ids.length === 0) continue;
+    const top = Math.max(...list.scores);
+    const bottom = Math.min(...list.scores);
+    const span = top - bottom;
+    list.ids.forEach((id, i) => {
+      const normalised = span > 0 ? (list.scores[i]! - bottom) / span : 1;
+      fused.set(id, (fused.get(id) ?? 0) + list.weight * normalised);
+    });
   }
-  return [...scores].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+  return [...fused].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
 }

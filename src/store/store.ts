@@ -6,7 +6,7 @@ import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
 import { compileFilter } from "./filter.js";
-import { reciprocalRankFusion } from "./fusion.js";
+import { DEFAULT_KEYWORD_WEIGHT, convexFusion } from "./fusion.js";
 import { matchExpression } from "./lexical.js";
 import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus, type SearchScope } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
@@ -48,6 +48,8 @@ export interface StoreOptions {
   annMinRows?: number;
   annEf?: number;
   maxRowsPerCommit?: number;
+  /** Keyword (BM25) share of hybrid scores, 0..1; the vector side gets the rest. */
+  keywordWeight?: number;
   faults?: FaultHooks;
   log?: (message: string) => void;
 }
@@ -148,6 +150,7 @@ const DEFAULTS = {
   annMinRows: 50_000,
   annEf: 64,
   maxRowsPerCommit: 8192,
+  keywordWeight: DEFAULT_KEYWORD_WEIGHT,
 };
 
 /** Candidates each retriever contributes to hybrid fusion: deeper lists let fusion rescue what one side ranks low. */
@@ -454,7 +457,8 @@ export class Store {
    * Searches committed chunks (I1) by meaning (`vector`), by words
    * (`keyword`, BM25), or both fused (`hybrid`, the default). Scores:
    * vector = cosine similarity (-1..1); keyword = BM25 (0.., unbounded);
-   * hybrid = weighted reciprocal-rank fusion of the two (0..~0.033).
+   * hybrid = weighted blend of both, each normalised to 0..1 within the
+   * query's candidates (0..1; see fusion.ts).
    */
   async search(input: SearchInput, options: { signal?: AbortSignal } = {}): Promise<SearchResult> {
     this.assertOpen();
@@ -467,9 +471,10 @@ export class Store {
     let ranked: Candidate[];
     if (q.mode === "hybrid") {
       const byId = new Map([...keyword, ...vector].map((c) => [c.chunk.chunk_id, c.chunk]));
-      ranked = reciprocalRankFusion([
-        { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 },
-        { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: 1 },
+      const keywordWeight = this.options.keywordWeight;
+      ranked = convexFusion([
+        { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 - keywordWeight },
+        { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: keywordWeight },
       ]).map((f) => ({ chunk: byId.get(f.id)!, score: f.score }));
     } else {
       ranked = q.mode === "vector" ? vector : keyword;

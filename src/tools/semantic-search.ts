@@ -17,7 +17,7 @@ const searchInput = z.strictObject({
       '"keyword" matches words only (BM25; best for exact identifiers, error codes and names).',
   ),
   min_score: SearchInput.shape.min_score.describe(
-    "Drop results scoring below this. The scale depends on mode: vector -1..1 (cosine similarity), keyword 0 and up (BM25), hybrid 0..about 0.033 (fused ranks).",
+    "Drop results scoring below this. The scale depends on mode: vector -1..1 (cosine similarity), keyword 0 and up (BM25), hybrid 0..1 (blend of both, each scaled to 0..1 over the query's candidates).",
   ),
   max_chars: SearchInput.shape.max_chars
     .unwrap()
@@ -32,7 +32,7 @@ const searchOutput = z.object({
         ...chunkOutputFields,
         score: z
           .number()
-          .describe("Higher is better; comparable within one result list. vector: cosine similarity -1..1; keyword: BM25; hybrid: fused reciprocal-rank score."),
+          .describe("Higher is better; comparable within one result list. vector: cosine similarity -1..1; keyword: BM25; hybrid: 0..1 blend of the two (1 = best by both)."),
       }),
     )
     .describe("Best match first; each chunk at most once."),
