@@ -88,7 +88,9 @@ describe("MCP tools over an in-memory client", () => {
       expect(await ids({ filter: { lang: "de" } })).toEqual(["brot"]);
       expect((await ids({ filter: { lang: ["de", "en"] }, doc_id: "food.md" })).sort()).toEqual(["bread", "brot"]);
       expect(await ids({ filter: { tags: "systems" } })).toEqual(["rust"]);
-      expect(await ids({ min_score: 0.99 })).toEqual([]);
+      // Hybrid scores run 0..1 (1 = best by both retrievers); cosine similarity of a partial match stays well below 0.99.
+      expect(await ids({ min_score: 0.99 })).toEqual(["bread"]);
+      expect(await ids({ mode: "vector", min_score: 0.99 })).toEqual([]);
 
       const cut = ok(await s.call("semantic_search", { query: "sourdough bread", k: 1, max_chars: 9 }));
       expect(cut.results[0]).toMatchObject({ chunk_id: "bread", text: "Sourdough", truncated: true });
