@@ -103,6 +103,15 @@ export function readSettingIfPresent<T>(path: string, key: string): T | undefine
  * every write transaction is IMMEDIATE so concurrent processes queue on the
  * busy timeout instead of failing a lock upgrade.
  */
+/**
+ * Chunks and records of a JSON list of ids. CROSS JOIN makes SQLite walk
+ * the list and look each id up: given a choice it scanned every committed
+ * record through the status index instead (1.8 ms a search at 10k chunks,
+ * growing with the store; 0.18 ms this way).
+ */
+const FROM_ID_LIST = `SELECT c.*, e.generation, e.status, e.model
+  FROM json_each(?) ids CROSS JOIN chunks c ON c.chunk_id = ids.value CROSS JOIN embedding_records e ON e.chunk_id = c.chunk_id`;
+
 export interface SearchScope {
   collection?: string;
   docId?: string;
@@ -161,10 +170,7 @@ export class MetadataDb {
         `UPDATE embedding_records SET status = 'committed', vector_committed = 1, updated_at = @now, state_changed_at = @now
          WHERE chunk_id = @chunkId AND generation = @generation AND status = 'pending'`,
       ),
-      liveByIds: db.prepare<[string], LiveChunk>(
-        `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
-         WHERE c.chunk_id IN (SELECT value FROM json_each(?))`,
-      ),
+      liveByIds: db.prepare<[string], LiveChunk>(FROM_ID_LIST),
       docChunks: db.prepare<[{ docId: string; collection: string | null }], LiveChunk>(
         `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
          WHERE c.doc_id = @docId AND (@collection IS NULL OR c.collection = @collection) ORDER BY c.chunk_id`,
@@ -242,26 +248,37 @@ export class MetadataDb {
    * Step 1: chunks and their `pending` records, with fresh generations, in
    * one transaction. With `replace`, the same transaction deletes the
    * document's other chunks, so replacing a document is atomic.
+   *
+   * Unless `durable`, the commit skips its fsync: nothing is acknowledged
+   * at step 1, and step 3's fully synchronous commit flushes the WAL,
+   * step 1's frames included, before the write is. An fsync per
+   * single-chunk write was most of its cost (192 against 663 writes/s).
    */
   writePending(
     chunks: readonly ChunkWrite[],
     model: Pick<EmbedderInfo, "model" | "dimension">,
-    replace?: { docId: string; collection: string; keep: readonly string[] },
+    options: { durable: boolean; replace?: { docId: string; collection: string; keep: readonly string[] } },
   ): { generations: number[]; removed: string[] } {
-    return this.db
-      .transaction(() => {
-        const removed = replace ? this.stmts.deleteDocExcept.all({ ...replace, keep: JSON.stringify(replace.keep) }).map((r) => r.chunk_id) : [];
-        const first = this.allocate(chunks.length);
-        const t = now();
-        const generations = chunks.map((chunk, i) => {
-          const generation = first + i;
-          this.stmts.upsertChunk.run({ ...chunk, now: t });
-          this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t });
-          return generation;
-        });
-        return { generations, removed };
-      })
-      .immediate();
+    const replace = options.replace;
+    if (!options.durable) this.db.pragma("synchronous = NORMAL");
+    try {
+      return this.db
+        .transaction(() => {
+          const removed = replace ? this.stmts.deleteDocExcept.all({ ...replace, keep: JSON.stringify(replace.keep) }).map((r) => r.chunk_id) : [];
+          const first = this.allocate(chunks.length);
+          const t = now();
+          const generations = chunks.map((chunk, i) => {
+            const generation = first + i;
+            this.stmts.upsertChunk.run({ ...chunk, now: t });
+            this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t });
+            return generation;
+          });
+          return { generations, removed };
+        })
+        .immediate();
+    } finally {
+      this.db.pragma("synchronous = FULL");
+    }
   }
 
   /**
@@ -291,7 +308,7 @@ export class MetadataDb {
   }
 
   live(chunkIds: readonly string[]): LiveChunk[] {
-    return this.stmts.liveByIds.all(JSON.stringify(chunkIds));
+    return this.stmts.liveByIds.all(JSON.stringify([...new Set(chunkIds)]));
   }
 
   /**
@@ -300,10 +317,7 @@ export class MetadataDb {
    */
   searchable(chunkIds: readonly string[], scope: SearchScope): LiveChunk[] {
     const { where, params } = scopeSql(scope);
-    return this.cached(
-      `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
-       WHERE c.chunk_id IN (SELECT value FROM json_each(?)) AND e.status = 'committed'${where}`,
-    ).all(JSON.stringify(chunkIds), ...params) as LiveChunk[];
+    return this.cached(`${FROM_ID_LIST} WHERE e.status = 'committed'${where}`).all(JSON.stringify([...new Set(chunkIds)]), ...params) as LiveChunk[];
   }
 
   /**

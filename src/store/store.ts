@@ -148,7 +148,8 @@ const DEFAULTS = {
   optimizeAfterCommits: 50,
   keepVersionsMs: 60_000,
   annMinRows: 50_000,
-  annEf: 64,
+  // Measured at 100k chunks (bench:store): ef 64 gave recall@10 0.80 on passage queries, 256 gives 0.95 for +0.2 ms.
+  annEf: 256,
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,
 };
@@ -302,7 +303,7 @@ export class Store {
 
   /** Another process may have committed since we last looked; its writes are invisible until we move on. */
   private async catchUp(table: VectorTable): Promise<void> {
-    if (this.meta.lanceVersion(table.name) > (await table.version())) await table.refresh();
+    if (this.meta.lanceVersion(table.name) > table.version) await table.refresh();
   }
 
   // ---------------------------------------------------------------- write
@@ -391,7 +392,8 @@ export class Store {
       : null;
     if (options.signal?.aborted) throw new StoreError("aborted", "The request was cancelled before anything was written.");
 
-    const { generations, removed } = this.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, keep);
+    // Without wait, `pending` is the acknowledgement, so step 1 itself must be durable.
+    const { generations, removed } = this.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep });
     if (removed.length > 0) this.scheduleGc();
     await this.options.faults?.afterPending?.();
     changed.forEach(({ write, at }, i) => {
@@ -707,8 +709,7 @@ export class Store {
       this.commitsSinceOptimize = 0;
       await this.lock.run(async () => {
         await this.catchUp(table);
-        await table.optimize(this.options.keepVersionsMs);
-        this.meta.noteLanceVersion(table.name, await table.version());
+        this.meta.noteLanceVersion(table.name, await table.optimize(this.options.keepVersionsMs));
       });
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
@@ -726,7 +727,7 @@ export class Store {
   private buildAnnIndex(table: VectorTable, rows: number): void {
     this.annBuild ??= table
       .createVectorIndex(rows)
-      .then(async () => this.meta.noteLanceVersion(table.name, await table.version()))
+      .then((version) => this.meta.noteLanceVersion(table.name, version))
       .catch((error) => this.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
       .finally(() => (this.annBuild = null));
   }
