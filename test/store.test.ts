@@ -365,6 +365,14 @@ describe("status and maintenance", () => {
     await store.close();
   });
 
+  test("a running store optimizes by itself once a burst of writes is over, building the ANN index", async () => {
+    const store = await openStore(tmp(), { background: true, annMinRows: 300, gcIntervalMs: 200, optimizeWhenQuietMs: 300 });
+    await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `burst row ${i}`, chunk_id: `r${i}` })));
+    await expect.poll(async () => (await store.status()).lance?.index?.indexed_rows, { timeout: 60_000, interval: 200 }).toBe(400);
+    expect((await store.status()).last_optimize).toMatchObject({ ok: true, rows: 400 });
+    await store.close();
+  });
+
   test("builds an ANN index past the size threshold and keeps searching correctly", async () => {
     const store = await openStore(tmp(), { annMinRows: 300 });
     await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `indexed row ${i} about topic ${i % 17}`, chunk_id: `r${i}` })));
