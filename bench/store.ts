@@ -17,6 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { HashEmbedder } from "../src/embed/hash.js";
 import { Store } from "../src/store/store.js";
+import { DEFAULT_ANN_EF } from "../src/store/vector-table.js";
 import { ExactScan } from "./store/exact.js";
 import { ingestBatched, ingestSingles, type IngestRow } from "./store/ingest.js";
 import { createRawTable, openRawTable } from "./store/raw-lance.js";
@@ -27,7 +28,7 @@ import { embedOneByOne, input, makeWorkload, queryEmbedMs, type Workload } from 
 
 const quick = process.argv.includes("--quick");
 const efFlag = process.argv.indexOf("--ef");
-const ANN_EF = efFlag > 0 ? Number(process.argv[efFlag + 1]) : 64;
+const ANN_EF = efFlag > 0 ? Number(process.argv[efFlag + 1]) : DEFAULT_ANN_EF;
 const CHUNKS = quick ? 20_000 : 100_000;
 const SMALL = 10_000;
 const SINGLES = quick ? 5_000 : 20_000;

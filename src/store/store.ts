@@ -14,7 +14,7 @@ import { DeleteInput, IndexInput, SearchInput, describeIssues, type Metadata, ty
 import { reindexState } from "./reindex.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { sqlString } from "./sql-literal.js";
-import { VectorTable, quarantineBrokenManifests, type VectorRow, type VectorTableStats } from "./vector-table.js";
+import { DEFAULT_ANN_EF, VectorTable, quarantineBrokenManifests, type VectorRow, type VectorTableStats } from "./vector-table.js";
 import { WriterLock } from "./writer-lock.js";
 import type { z } from "zod";
 
@@ -151,8 +151,7 @@ const DEFAULTS = {
   optimizeWhenQuietMs: 10_000,
   keepVersionsMs: 60_000,
   annMinRows: 50_000,
-  // Measured at 100k chunks (bench:store): ef 64 gave recall@10 0.80 on passage queries, 256 gives 0.95 for +0.2 ms.
-  annEf: 256,
+  annEf: DEFAULT_ANN_EF,
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,
 };

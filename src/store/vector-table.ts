@@ -43,6 +43,8 @@ export interface AnnSettings {
 
 const VECTOR_INDEX = "vector_idx";
 const REFINE_FACTOR = 2;
+/** HNSW search breadth. Measured at 100k chunks (bench:store): ef 64 gave recall@10 0.80 on passage queries, 256 gives 0.95 for +0.2 ms. */
+export const DEFAULT_ANN_EF = 256;
 
 // Lance logs a deprecation warning on every index-statistics call unless told which behaviour to use.
 process.env.LANCE_INCLUDE_VECTOR_CENTROIDS ??= "false";
