@@ -119,17 +119,37 @@ export const SearchInput = z.object({
 });
 export type SearchInput = z.input<typeof SearchInput>;
 
-export const DeleteInput = z
-  .object({
+interface ChunkSelector {
+  chunk_id?: string;
+  chunk_ids?: string[];
+  doc_id?: string;
+  collection?: string;
+}
+
+/**
+ * Chunks are picked by exactly one of chunk_id, chunk_ids or doc_id, and
+ * collection only narrows a doc_id: shared by delete and get, in the store
+ * and in the tools, so the rule and its wording stay one.
+ */
+export function selectingChunks<S extends z.ZodType<ChunkSelector>>(schema: S, action: string): S {
+  return schema
+    .refine((d) => [d.chunk_id, d.chunk_ids, d.doc_id].filter((x) => x !== undefined).length === 1, {
+      message: "give exactly one of chunk_id, chunk_ids or doc_id",
+    })
+    .refine((d) => d.collection === undefined || d.doc_id !== undefined, {
+      message: `collection only narrows a doc_id ${action}; use it together with doc_id`,
+    });
+}
+
+export const DeleteInput = selectingChunks(
+  z.object({
     chunk_id: ChunkId.optional(),
     chunk_ids: z.array(ChunkId).min(1, "chunk_ids must list at least one id").max(10_000, "delete at most 10,000 ids per call").optional(),
     doc_id: DocId.optional(),
     collection: Collection.optional(),
-  })
-  .refine((d) => [d.chunk_id, d.chunk_ids, d.doc_id].filter((x) => x !== undefined).length === 1, {
-    message: "give exactly one of chunk_id, chunk_ids or doc_id",
-  })
-  .refine((d) => d.collection === undefined || d.doc_id !== undefined, { message: "collection only narrows a doc_id delete; use it together with doc_id" });
+  }),
+  "delete",
+);
 export type DeleteInput = z.infer<typeof DeleteInput>;
 
 /** One line per problem, each naming the field: what a person needs to fix the call. */

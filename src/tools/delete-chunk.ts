@@ -1,18 +1,17 @@
 import { z } from "zod";
+import { selectingChunks } from "../store/schemas.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
 
-const deleteInput = z
-  .strictObject({
+const deleteInput = selectingChunks(
+  z.strictObject({
     chunk_id: fields.chunkId.optional().describe("Delete this one chunk."),
     chunk_ids: fields.chunkIds("Delete these chunks").optional(),
     doc_id: fields.docId.optional().describe("Delete every chunk of this document."),
     collection: fields.collection.optional().describe("With doc_id: only that document's chunks in this collection."),
-  })
-  .refine((d) => [d.chunk_id, d.chunk_ids, d.doc_id].filter((x) => x !== undefined).length === 1, {
-    message: "give exactly one of chunk_id, chunk_ids or doc_id",
-  })
-  .refine((d) => d.collection === undefined || d.doc_id !== undefined, { message: "collection only narrows a doc_id delete; use it together with doc_id" });
+  }),
+  "delete",
+);
 
 const deleteOutput = z.object({
   deleted: z.number().int().describe("How many chunks existed and were deleted; 0 when none matched (deleting again is harmless)."),

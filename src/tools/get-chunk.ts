@@ -1,21 +1,19 @@
 import { z } from "zod";
-import { SearchInput } from "../store/schemas.js";
+import { SearchInput, selectingChunks } from "../store/schemas.js";
 import type { ChunkView } from "../store/store.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { bounded, chunkOutputFields, fields } from "./fields.js";
 
-const getInput = z
-  .strictObject({
+const getInput = selectingChunks(
+  z.strictObject({
     chunk_id: fields.chunkId.optional().describe("Fetch this chunk."),
     chunk_ids: fields.chunkIds("Fetch these chunks").optional(),
     doc_id: fields.docId.optional().describe("Fetch every chunk of this document, in chunk_id order."),
     collection: fields.collection.optional().describe("With doc_id: only that document's chunks in this collection."),
     max_chars: SearchInput.shape.max_chars.describe("Cut each chunk's text to this many characters (default: the whole text)."),
-  })
-  .refine((d) => [d.chunk_id, d.chunk_ids, d.doc_id].filter((x) => x !== undefined).length === 1, {
-    message: "give exactly one of chunk_id, chunk_ids or doc_id",
-  })
-  .refine((d) => d.collection === undefined || d.doc_id !== undefined, { message: "collection only narrows a doc_id lookup; use it together with doc_id" });
+  }),
+  "lookup",
+);
 
 const getOutput = z.object({
   chunks: z.array(
