@@ -42,6 +42,7 @@ export interface AnnSettings {
 }
 
 const VECTOR_INDEX = "vector_idx";
+const KEY_INDEX = "chunk_id_idx";
 const REFINE_FACTOR = 2;
 /** HNSW search breadth. Measured at 100k chunks (bench:store): ef 64 gave recall@10 0.80 on passage queries, 256 gives 0.95 for +0.2 ms. */
 export const DEFAULT_ANN_EF = 256;
@@ -112,6 +113,16 @@ export function corruptionMessage(tableDir: string, detail: string): string {
 }
 
 /**
+ * A BTREE index on the MergeInsert key: without it every MergeInsert and
+ * every GC delete scans all chunk ids (a 32-row MergeInsert into 100k rows:
+ * 14.8 ms without, 7.1 ms with). optimize() folds new rows into it.
+ */
+async function ensureKeyIndex(table: lancedb.Table): Promise<void> {
+  if ((await table.listIndices()).some((i) => i.name === KEY_INDEX)) return;
+  await table.createIndex("chunk_id", { name: KEY_INDEX, config: lancedb.Index.btree() });
+}
+
+/**
  * The Lance side of the store: one table of (chunk_id, generation,
  * collection, doc_id, vector). It only ever holds derived data; SQLite
  * decides what exists.
@@ -158,9 +169,12 @@ export class VectorTable {
     const schema = vectorSchema(dimension);
     let table: lancedb.Table;
     try {
-      table = (await VectorTable.exists(db, name))
-        ? await db.openTable(name)
-        : await db.createEmptyTable(name, schema, { existOk: true });
+      if (await VectorTable.exists(db, name)) {
+        table = await db.openTable(name);
+      } else {
+        table = await db.createEmptyTable(name, schema, { existOk: true });
+        await ensureKeyIndex(table);
+      }
     } catch (error) {
       throw new StoreError("lance_corrupt", corruptionMessage(dir, errorMessage(error)), { cause: error });
     }
@@ -270,6 +284,7 @@ export class VectorTable {
 
   /** Compacts small fragments, folds new rows into the ANN index and prunes old versions. Returns the new version. */
   async optimize(keepVersionsForMs: number): Promise<number> {
+    await ensureKeyIndex(this.table);
     await this.table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsForMs) });
     return this.sync();
   }
