@@ -94,7 +94,6 @@ export function lossReport(outcome: CollectionOutcome, count: number): string {
   const hybrid = find(outcome, "hybrid");
   if (!hybrid) return "";
   const rivals = [...outcome.modes.filter((m) => m.label !== "hybrid"), outcome.reference];
-  const k = outcome.k;
   const perQuery = outcome.queries.map((query, i) => {
     const best = rivals.reduce((b, r) => (r.perQuery[i]!.ndcg > b.perQuery[i]!.ndcg ? r : b));
     return { query, hybrid: hybrid.perQuery[i]!.ndcg, best, gap: hybrid.perQuery[i]!.ndcg - best.perQuery[i]!.ndcg, i };
