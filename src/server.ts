@@ -31,7 +31,7 @@ const TOOLS: RegisterTool[] = [
 
 const INSTRUCTIONS =
   "Durable semantic retrieval. index_chunk / index_chunks store text (with optional doc_id, collection and flat metadata); " +
-  "semantic_search finds chunks by meaning; get_chunk reads whole chunks; delete_chunk removes them; embedding_status reports progress and health. " +
+  "semantic_search finds chunks by meaning and exact words; get_chunk reads whole chunks; delete_chunk removes them; embedding_status reports progress and health. " +
   "A chunk acknowledged as committed survives crashes.";
 
 /** One MCP server (one session) over the shared store; connect it to exactly one transport. */

@@ -204,7 +204,9 @@ describe("search", () => {
     const inDoc = await store.search({ query: "river otter", k: 50, collection: "wildlife", doc_id: "doc1" });
     expect(inDoc.results).toHaveLength(10);
     expect(inDoc.results.every((r) => r.collection === "wildlife" && r.doc_id === "doc1")).toBe(true);
-    expect((await store.search({ query: "river otter", k: 5, collection: "nope" })).results).toEqual([]);
+    await expect(store.search({ query: "river otter", k: 5, collection: "nope" })).rejects.toThrow(
+      /no chunk is in collection "nope" \(existing: misc, wildlife\). Omit collection to search all of them/,
+    );
     await store.close();
   });
 

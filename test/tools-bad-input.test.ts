@@ -54,6 +54,7 @@ const CASES: BadCase[] = [
   { tool: "semantic_search", why: "empty filter list", args: { query: "q", filter: { lang: [] } }, message: /a filter list needs at least one value/ },
   { tool: "semantic_search", why: "filter key with a control character", args: { query: "q", filter: { "l\nang": "en" } }, message: /filter/ },
   { tool: "semantic_search", why: "min_score not a number", args: { query: "q", min_score: "high" }, message: /min_score/ },
+  { tool: "semantic_search", why: "unknown collection", args: { query: "q", collection: "no-such-collection" }, message: /collection: no chunk is in collection "no-such-collection"/ },
   { tool: "semantic_search", why: "unknown mode", args: { query: "q", mode: "fuzzy" }, message: /mode must be one of hybrid, vector, keyword/ },
   { tool: "semantic_search", why: "unknown filter operator", args: { query: "q", filter: { year: { between: [1, 2] } } }, message: /filter/ },
   { tool: "semantic_search", why: "empty filter condition", args: { query: "q", filter: { year: {} } }, message: /filter/ },
@@ -116,12 +117,14 @@ describe("bad input to every tool", () => {
     ok(await session.call("index_chunks", { chunks: [
       { chunk_id: "inj-1", text: "filter injection probe", metadata: { k: injection } },
       { chunk_id: "inj-2", text: "filter injection probe", metadata: { k: "y" } },
+      { chunk_id: "inj-3", text: "filter injection probe", collection: injection },
     ] }));
     const ids = async (args: Record<string, unknown>) => ok(await session.call("semantic_search", { query: "filter injection probe", k: 50, ...args })).results.map((r: { chunk_id: string }) => r.chunk_id);
     expect(await ids({ filter: { k: injection } })).toEqual(["inj-1"]);
     expect(await ids({ filter: { k: "y" } })).toEqual(["inj-2"]);
-    expect(await ids({ collection: injection })).toEqual([]);
+    // The collection and doc_id reach Lance's prefilter as SQL text: quoted, they only ever compare.
+    for (const mode of ["vector", "keyword", "hybrid"]) expect(await ids({ collection: injection, mode })).toEqual(["inj-3"]);
     expect(await ids({ doc_id: "' OR 1=1 --" })).toEqual([]);
-    expect((await ids({})).sort()).toEqual(["inj-1", "inj-2", "seed"]);
+    expect((await ids({})).sort()).toEqual(["inj-1", "inj-2", "inj-3", "seed"]);
   });
 });

@@ -1,4 +1,5 @@
 import { UsageError, type Command } from "../cli/command.js";
+import { modelKey } from "../embed/embedder.js";
 import { intOption } from "../cli/parse.js";
 import { ProgressBar } from "../cli/progress.js";
 import { logToStderr, withStore } from "./open-store.js";
@@ -20,7 +21,7 @@ export const reindexCommand: Command = {
     const { cancelReindex, reindexStore } = await import("../store/reindex.js");
     if (context.values.cancel) {
       const cancelled = await cancelReindex(context.dataDir);
-      process.stdout.write(cancelled ? `Cancelled the reindex to ${cancelled.target.provider}:${cancelled.target.model}; the store keeps its model.\n` : "No reindex is in progress.\n");
+      process.stdout.write(cancelled ? `Cancelled the reindex to ${modelKey(cancelled.target)}; the store keeps its model.\n` : "No reindex is in progress.\n");
       return 0;
     }
     if (context.embedderSpec === "auto" && context.values.embedder === undefined && context.env.RETRIEVAL_MCP_EMBEDDER === undefined) {

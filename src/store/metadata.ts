@@ -228,6 +228,8 @@ export class MetadataDb {
       nextGeneration: db.prepare<[], { next: number }>("SELECT next FROM generation_seq WHERE id = 1"),
       chunksUpTo: db.prepare<[{ seq: number }], { n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE seq <= @seq"),
       deleteSetting: db.prepare("DELETE FROM store_settings WHERE key = ?"),
+      hasCollection: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM chunks WHERE collection = ? LIMIT 1"),
+      collections: db.prepare<[number], { collection: string }>("SELECT DISTINCT collection FROM chunks ORDER BY collection LIMIT ?"),
       chunkCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM chunks"),
       getSetting: db.prepare<[string], { value: string }>("SELECT value FROM store_settings WHERE key = ?"),
       setSetting: db.prepare(
@@ -344,6 +346,14 @@ export class MetadataDb {
   /** Committed chunks written at or after a generation: what changed while a reindex ran. */
   committedSince(generation: number): ReindexWork[] {
     return this.stmts.committedSince.all({ generation });
+  }
+
+  hasCollection(collection: string): boolean {
+    return this.stmts.hasCollection.get(collection) !== undefined;
+  }
+
+  collections(limit: number): string[] {
+    return this.stmts.collections.all(limit).map((r) => r.collection);
   }
 
   nextGeneration(): number {

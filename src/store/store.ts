@@ -469,6 +469,7 @@ export class Store {
     this.assertOpen();
     const started = performance.now();
     const q = parseOrThrow(SearchInput, input);
+    if (q.collection !== undefined) this.assertCollectionExists(q.collection);
     const scope: SearchScope = { collection: q.collection, docId: q.doc_id, filter: compileFilter(q.filter) };
     const depth = q.mode === "hybrid" ? Math.max(q.k, HYBRID_DEPTH) : q.k;
     const keyword = q.mode === "vector" ? [] : this.keywordCandidates(q.query, scope, depth);
@@ -498,6 +499,14 @@ export class Store {
         truncated: chunk.text.length > max,
       }));
     return { results, mode: q.mode, model: modelKey(this.info ?? this.options.embedder), took_ms: performance.now() - started };
+  }
+
+  /** A misspelt collection would otherwise look like "nothing matches"; say so, with the names that exist. */
+  private assertCollectionExists(collection: string): void {
+    if (this.meta.hasCollection(collection)) return;
+    const known = this.meta.collections(21);
+    const list = known.length === 0 ? "the store is empty" : `existing: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}`;
+    throw new StoreError("invalid_input", `collection: no chunk is in collection ${JSON.stringify(collection)} (${list}). Omit collection to search all of them.`);
   }
 
   private keywordCandidates(query: string, scope: SearchScope, want: number): Candidate[] {
