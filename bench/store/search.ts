@@ -71,7 +71,7 @@ async function embedQuery(w: Workload, text: string): Promise<Float32Array> {
  * cache.
  */
 export async function measureSearch(w: Workload, store: Store, table: lancedb.Table, truth: GroundTruth, queries: number, annEf: number): Promise<SearchRow> {
-  const indexed = (await table.listIndices()).length > 0;
+  const indexed = (await table.listIndices()).some((i) => i.columns.includes("vector"));
   const settings = storeQuery(indexed, annEf);
   for (const q of w.warmup) {
     await store.search({ query: q, k: K, mode: "vector" });
