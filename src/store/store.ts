@@ -164,13 +164,11 @@ interface Candidate {
   score: number;
 }
 
-
 function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw new StoreError("invalid_input", describeIssues(parsed.error));
   return parsed.data;
 }
-
 
 /**
  * The retrieval store: chunks and commit state in SQLite, vectors in Lance,
