@@ -178,8 +178,10 @@ describe("retrieval-mcp CLI: ingest, search, status, gc", () => {
     expect(result.stdout).toMatch(/^Files: 1 indexed, 0 skipped \(0 unchanged\), 1 failed\./);
     const inLogs = JSON.parse((await runCli(["search", "cache warmed", "--collection", "logs", "--json", ...common])).stdout) as { results: { chunk_id: string; collection: string }[] };
     expect(inLogs.results).toEqual([expect.objectContaining({ chunk_id: `${log}#0`, collection: "logs" })]);
-    const elsewhere = JSON.parse((await runCli(["search", "cache warmed", "--collection", "default", "--json", ...common])).stdout) as { results: unknown[] };
-    expect(elsewhere.results).toEqual([]);
+    const elsewhere = await runCli(["search", "cache warmed", "--collection", "default", "--json", ...common]);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stdout).toBe("");
+    expect(elsewhere.stderr).toMatch(/no chunk is in collection "default" \(existing: logs\)/);
   });
 
   it("prints a readable status and runs gc", async () => {
