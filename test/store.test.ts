@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { HashEmbedder } from "../src/embed/hash.js";
-import { existsSync, readdirSync, truncateSync } from "node:fs";
+import { existsSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../src/store/errors.js";
 import { Store } from "../src/store/store.js";
@@ -308,7 +308,7 @@ describe("delete and GC", () => {
 });
 
 describe("a broken Lance manifest (power loss)", () => {
-  test("is detected with a repair hint; repair falls back a version and re-writes what that version lacks", async () => {
+  test.each(["empty", "garbage"] as const)("(%s) is detected with a repair hint; repair falls back a version and re-writes what that version lacks", async (damage) => {
     const dir = tmp();
     const store = await openStore(dir);
     await store.index({ text: "written before the power cut", chunk_id: "early" });
@@ -317,12 +317,13 @@ describe("a broken Lance manifest (power loss)", () => {
     const versions = join(dir, "lance", "chunks.lance", "_versions");
     // Manifests are named u64::MAX - version: the newest sorts first.
     const newest = readdirSync(versions).filter((f) => f.endsWith(".manifest")).sort()[0]!;
-    truncateSync(join(versions, newest), 0);
+    if (damage === "empty") truncateSync(join(versions, newest), 0);
+    else writeFileSync(join(versions, newest), "half a manifest, then the power went");
 
     const broken = await openStore(dir);
     const error = await broken.search({ query: "power cut", mode: "vector" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "lance_corrupt" });
-    expect((error as Error).message).toMatch(/empty manifest .*retrieval-mcp verify --repair/);
+    expect((error as Error).message).toMatch(/cannot be opened .*retrieval-mcp verify --repair/);
     await broken.verify({ repair: true });
     expect(await broken.verify()).toMatchObject({ ok: true });
     for (const id of ["early", "late"]) {

@@ -14,7 +14,7 @@ import { DeleteInput, IndexInput, SearchInput, describeIssues, type Metadata, ty
 import { reindexState } from "./reindex.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { sqlString } from "./sql-literal.js";
-import { DEFAULT_ANN_EF, VectorTable, quarantineBrokenManifests, type VectorRow, type VectorTableStats } from "./vector-table.js";
+import { DEFAULT_ANN_EF, VectorTable, quarantineNewestManifest, type VectorRow, type VectorTableStats } from "./vector-table.js";
 import { WriterLock } from "./writer-lock.js";
 import type { z } from "zod";
 
@@ -155,6 +155,9 @@ const DEFAULTS = {
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,
 };
+
+/** How many newest manifests verify --repair may set aside to get a damaged table open. */
+const MAX_MANIFESTS_SET_ASIDE = 3;
 
 /** Candidates each retriever contributes to hybrid fusion: deeper lists let fusion rescue what one side ranks low. */
 const HYBRID_DEPTH = 50;
@@ -643,14 +646,32 @@ export class Store {
   async verify(options: { repair?: boolean } = {}): Promise<VerifyReport> {
     this.assertOpen();
     if (options.repair) {
-      const table = this.meta.getSetting<string>(SETTINGS.table);
-      const quarantined = table ? quarantineBrokenManifests(VectorTable.tableDir(this.paths.lanceDir, table)) : [];
-      if (quarantined.length > 0) this.log(`set aside broken Lance manifests: ${quarantined.join(", ")}`);
+      await this.reopenPastBrokenManifests();
       await this.recover({ reconcile: true });
       await this.gc();
       await this.committer.idle();
     }
     return this.reconcile(false);
+  }
+
+  /**
+   * A table that fails to open after a power cut is opened at an earlier
+   * version by setting its newest manifests aside, one at a time; recovery
+   * then re-writes whatever those versions held, from SQLite.
+   */
+  private async reopenPastBrokenManifests(): Promise<void> {
+    for (let attempt = 0; attempt < MAX_MANIFESTS_SET_ASIDE; attempt++) {
+      try {
+        await this.vectorsIfBound();
+        return;
+      } catch (error) {
+        if (!(error instanceof StoreError && error.code === "lance_corrupt")) throw error;
+        const aside = quarantineNewestManifest(VectorTable.tableDir(this.paths.lanceDir, this.meta.getSetting<string>(SETTINGS.table) ?? DEFAULT_TABLE));
+        if (!aside) throw error;
+        this.log(`set aside the unreadable Lance manifest ${aside}`);
+      }
+    }
+    await this.vectorsIfBound();
   }
 
   private async reconcile(repair: boolean): Promise<VerifyReport> {

@@ -93,15 +93,23 @@ export function findBrokenManifests(tableDir: string): string[] {
 }
 
 /**
- * Moves broken manifests out of `_versions` (renamed, never deleted, so
- * nothing is destroyed) so the table opens at its last good version.
+ * Moves the newest manifest out of `_versions` (renamed, never deleted, so
+ * nothing is destroyed) so the table opens at the version before it. Used
+ * only after opening failed: an empty or unreadable newest manifest is what
+ * an interrupted commit leaves. Returns where it went, or null if none is left.
  */
-export function quarantineBrokenManifests(tableDir: string): string[] {
-  return findBrokenManifests(tableDir).map((path) => {
-    const aside = `${path}.broken-${Date.now()}`;
-    renameSync(path, aside);
-    return aside;
-  });
+export function quarantineNewestManifest(tableDir: string): string | null {
+  const versions = join(tableDir, "_versions");
+  if (!existsSync(versions)) return null;
+  // Manifest names are u64::MAX - version: the newest sorts first.
+  const newest = readdirSync(versions)
+    .filter((f) => f.endsWith(".manifest"))
+    .sort()[0];
+  if (!newest) return null;
+  const path = join(versions, newest);
+  const aside = `${path}.broken-${Date.now()}`;
+  renameSync(path, aside);
+  return aside;
 }
 
 export function corruptionMessage(tableDir: string, detail: string): string {
