@@ -17,7 +17,7 @@ const searchInput = z.strictObject({
       '"keyword" matches words only (BM25; best for exact identifiers, error codes and names).',
   ),
   min_score: SearchInput.shape.min_score.describe(
-    "Drop results scoring below this. The scale depends on mode: vector -1..1 (cosine similarity), keyword 0 and up (BM25), hybrid 0..1 (blend of both, each scaled to 0..1 over the query's candidates).",
+    "Drop results scoring below this. The scale depends on mode: vector -1..1 (cosine similarity), keyword 0 and up (BM25), hybrid 0..1 (blend of both, each scaled to 0..1 over the query's candidates, so relative to this query: for an absolute threshold use mode vector).",
   ),
   max_chars: SearchInput.shape.max_chars
     .unwrap()
