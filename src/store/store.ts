@@ -162,6 +162,8 @@ const MAX_MANIFESTS_SET_ASIDE = 3;
 /** Candidates each retriever contributes to hybrid fusion: deeper lists let fusion rescue what one side ranks low. */
 const HYBRID_DEPTH = 50;
 
+const noop = (): void => undefined;
+
 interface Candidate {
   chunk: LiveChunk;
   score: number;
@@ -473,8 +475,14 @@ export class Store {
     if (q.collection !== undefined) this.assertCollectionExists(q.collection);
     const scope: SearchScope = { collection: q.collection, docId: q.doc_id, filter: compileFilter(q.filter) };
     const depth = q.mode === "hybrid" ? Math.max(q.k, HYBRID_DEPTH) : q.k;
+    // BM25 runs synchronously on this thread and Lance on its own threads:
+    // start the vector query first and run BM25 while Lance works.
+    let dispatched!: () => void;
+    const lanceBusy = new Promise<void>((resolve) => (dispatched = resolve));
+    const vectorRun = q.mode === "keyword" ? Promise.resolve([]) : this.vectorCandidates(q.query, scope, depth, options.signal, dispatched);
+    if (q.mode === "hybrid") await Promise.race([lanceBusy, vectorRun.then(noop, noop)]);
     const keyword = q.mode === "vector" ? [] : this.keywordCandidates(q.query, scope, depth);
-    const vector = q.mode === "keyword" ? [] : await this.vectorCandidates(q.query, scope, depth, options.signal);
+    const vector = await vectorRun;
     let ranked: Candidate[];
     if (q.mode === "hybrid") {
       const byId = new Map([...keyword, ...vector].map((c) => [c.chunk.chunk_id, c.chunk]));
@@ -522,7 +530,7 @@ export class Store {
    * are dropped when stale, pending, deleted, duplicated or filtered out, so
    * Lance is asked for more until `want` survive or it runs dry.
    */
-  private async vectorCandidates(query: string, scope: SearchScope, want: number, signal?: AbortSignal): Promise<Candidate[]> {
+  private async vectorCandidates(query: string, scope: SearchScope, want: number, signal?: AbortSignal, onDispatched?: () => void): Promise<Candidate[]> {
     const table = await this.vectorsIfBound();
     if (!table) return [];
     const info = await this.modelInfo(signal);
@@ -537,7 +545,9 @@ export class Store {
       .join(" AND ");
     let limit = want * 2 + 10;
     for (;;) {
-      const hits = await table.search(vector!, limit, where || null, this.options.annEf);
+      const searching = table.search(vector!, limit, where || null, this.options.annEf);
+      onDispatched?.();
+      const hits = await searching;
       const live = new Map(this.meta.searchable(hits.map((h) => h.chunkId), scope).map((c) => [c.chunk_id, c]));
       const found: Candidate[] = [];
       for (const hit of hits) {
