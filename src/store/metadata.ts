@@ -230,6 +230,7 @@ export class MetadataDb {
       deleteSetting: db.prepare("DELETE FROM store_settings WHERE key = ?"),
       hasCollection: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM chunks WHERE collection = ? LIMIT 1"),
       collections: db.prepare<[number], { collection: string }>("SELECT DISTINCT collection FROM chunks ORDER BY collection LIMIT ?"),
+      tombstoneCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM embedding_records WHERE status = 'tombstone'"),
       chunkCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM chunks"),
       getSetting: db.prepare<[string], { value: string }>("SELECT value FROM store_settings WHERE key = ?"),
       setSetting: db.prepare(
@@ -488,6 +489,11 @@ export class MetadataDb {
     }
     out.chunks = this.stmts.chunkCount.get()!.n;
     return out;
+  }
+
+  /** Through the status index: cheap enough to answer every delete with. */
+  tombstoneCount(): number {
+    return this.stmts.tombstoneCount.get()!.n;
   }
 
   getSetting<T>(key: string): T | undefined {

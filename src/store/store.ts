@@ -583,7 +583,7 @@ export class Store {
         ? this.meta.deleteDocument(d.doc_id, d.collection ?? null)
         : this.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!]);
     if (ids.length > 0) this.scheduleGc();
-    return { deleted: ids.length, chunk_ids: ids, pending_gc: this.meta.counts().tombstone };
+    return { deleted: ids.length, chunk_ids: ids, pending_gc: this.meta.tombstoneCount() };
   }
 
   // ---------------------------------------------------------------- maintenance
