@@ -30,12 +30,12 @@ async function restartAndCheck(dir: string, expectations: { present: Record<stri
   expect(status.counts.tombstone).toBe(0);
   expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
   for (const [id, text] of Object.entries(expectations.present)) {
-    expect(store.get([id])[0]).toMatchObject({ text, status: "committed" });
+    expect((await store.get([id]))[0]).toMatchObject({ text, status: "committed" });
     const { results } = await store.search({ query: text, k: 3 });
     expect(results[0]).toMatchObject({ chunk_id: id, text });
   }
   for (const id of expectations.absent) {
-    expect(store.get([id])).toEqual([]);
+    expect(await store.get([id])).toEqual([]);
   }
   const { results } = await store.search({ query: "fault", k: 50 });
   expect(new Set(results.map((r) => r.chunk_id)).size).toBe(results.length);

@@ -33,7 +33,7 @@ test("two processes writing and deleting on one data directory keep I1-I5", asyn
     while (running) {
       const { results } = await reader.search({ query: "chunk written by op seed", k: 20 });
       expect(new Set(results.map((r) => r.chunk_id)).size).toBe(results.length);
-      for (const r of results) expect(reader.get([r.chunk_id])[0]?.text ?? r.text).toBeDefined();
+      for (const r of results) expect((await reader.get([r.chunk_id]))[0]?.text ?? r.text).toBeDefined();
       reads++;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -61,6 +61,6 @@ test("two processes writing and deleting on one data directory keep I1-I5", asyn
   const verify = await store.verify();
   expect(verify).toMatchObject({ ok: true, problems: [] });
   expect(verify.checked.lance_rows).toBe((await store.status()).counts.committed);
-  expect(store.get(["seed"])[0]?.text).toBe("seed chunk");
+  expect((await store.get(["seed"]))[0]?.text).toBe("seed chunk");
   await store.close();
 });

@@ -67,7 +67,7 @@ describe("reindex", () => {
     ]) {
       expect((await store.search({ query: text!, mode: "vector", k: 1 })).results[0]).toMatchObject({ chunk_id: id, text });
     }
-    expect(store.get(["c1", "late"])).toEqual([]);
+    expect(await store.get(["c1", "late"])).toEqual([]);
     await store.close();
   });
 

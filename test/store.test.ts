@@ -101,7 +101,7 @@ describe("write", () => {
     const { results, removed } = await store.replaceDocument({ doc_id: "guide.md" }, [{ text: "new single part about storks", chunk_id: "g#0" }]);
     expect(results[0]!.status).toBe("committed");
     expect(removed).toEqual(["g#1"]);
-    expect(store.documentChunks("guide.md").map((c) => c.text)).toEqual(["new single part about storks"]);
+    expect((await store.documentChunks("guide.md")).map((c) => c.text)).toEqual(["new single part about storks"]);
     const hits = (await store.search({ query: "egrets herons storks", k: 5 })).results.map((r) => r.chunk_id);
     expect(hits).toEqual(["g#0"]);
     await store.close();
@@ -142,7 +142,7 @@ describe("bad input and faults leave the store unchanged", () => {
     const status = await store.status(["safe", "bad"]);
     expect(status.counts).toEqual({ pending: 0, committed: 1, tombstone: 0 });
     expect(status.chunk_states?.map((c) => c.status)).toEqual(["committed", "missing"]);
-    expect(store.get(["safe"])[0]!.text).toBe("acknowledged before the fault");
+    expect((await store.get(["safe"]))[0]!.text).toBe("acknowledged before the fault");
     await store.close();
   });
 
@@ -327,7 +327,7 @@ describe("a broken Lance manifest (power loss)", () => {
     await broken.verify({ repair: true });
     expect(await broken.verify()).toMatchObject({ ok: true });
     for (const id of ["early", "late"]) {
-      const text = broken.get([id])[0]!.text;
+      const text = (await broken.get([id]))[0]!.text;
       expect((await broken.search({ query: text, mode: "vector", k: 1 })).results[0]?.chunk_id).toBe(id);
     }
     expect(readdirSync(versions).some((f) => f.startsWith(newest) && f.includes(".broken-"))).toBe(true);

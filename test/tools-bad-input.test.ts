@@ -87,7 +87,7 @@ describe("bad input to every tool", () => {
   const snapshot = async () => {
     const status = ok(await session.call("embedding_status", {}));
     const store = await session.store.get();
-    return { counts: status.counts, total: status.total_chunks, rows: status.lance?.rows, version: status.lance?.version, chunks: store.get(["seed", ...chunks(1001).map((c) => c.chunk_id), "bad", "a"]).length };
+    return { counts: status.counts, total: status.total_chunks, rows: status.lance?.rows, version: status.lance?.version, chunks: (await store.get(["seed", ...chunks(1001).map((c) => c.chunk_id), "bad", "a"])).length };
   };
 
   beforeAll(async () => {

@@ -67,7 +67,7 @@ async function ingestFile(store: Store, file: FoundFile, collection: string, chu
     if (longestId.length > LIMITS.chunkIdChars) {
       return outcome("failed", `the path is too long: chunk ids (path#n) must be at most ${LIMITS.chunkIdChars} characters; move the file to a shorter path`);
     }
-    const existing = store.documentChunks(file.path, collection);
+    const existing = await store.documentChunks(file.path, collection);
     if (chunks.length === 0 && existing.length === 0) return outcome("skipped", "no text");
     const unchanged =
       existing.length === chunks.length && existing.every((c) => c.status === "committed" && c.metadata.sha256 === content.sha256);

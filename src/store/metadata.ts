@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
-import type { CompiledFilter } from "./filter.js";
+import { compileFilter } from "./filter.js";
 import { migrate } from "./migrate.js";
+import type { Filter } from "./schemas.js";
 import { SETTINGS } from "./settings-keys.js";
 
 export type RecordStatus = "pending" | "committed" | "tombstone";
@@ -115,7 +116,7 @@ const FROM_ID_LIST = `SELECT c.*, e.generation, e.status, e.model
 export interface SearchScope {
   collection?: string;
   docId?: string;
-  filter: CompiledFilter | null;
+  filter?: Filter;
 }
 
 function scopeSql(scope: SearchScope): { where: string; params: (string | number)[] } {
@@ -129,9 +130,10 @@ function scopeSql(scope: SearchScope): { where: string; params: (string | number
     where += " AND c.doc_id = ?";
     params.push(scope.docId);
   }
-  if (scope.filter) {
-    where += ` AND ${scope.filter.sql}`;
-    params.push(...scope.filter.params);
+  const filter = compileFilter(scope.filter);
+  if (filter) {
+    where += ` AND ${filter.sql}`;
+    params.push(...filter.params);
   }
   return { where, params };
 }
@@ -189,11 +191,6 @@ export class MetadataDb {
         `SELECT e.chunk_id, e.generation, c.collection, c.doc_id, c.text
          FROM embedding_records e JOIN chunks c ON c.chunk_id = e.chunk_id
          WHERE e.status = 'pending' AND e.state_changed_at <= ? ORDER BY e.state_changed_at LIMIT ?`,
-      ),
-      pendingByKeys: db.prepare<[string], PendingWork>(
-        `SELECT e.chunk_id, e.generation, c.collection, c.doc_id, c.text
-         FROM json_each(?) k JOIN embedding_records e ON e.chunk_id = k.value ->> '$[0]' AND e.generation = k.value ->> '$[1]'
-         JOIN chunks c ON c.chunk_id = e.chunk_id WHERE e.status = 'pending'`,
       ),
       records: db.prepare<[], RecordRow>("SELECT chunk_id, status, generation, vector_committed, model, state_changed_at FROM embedding_records"),
       recordsByIds: db.prepare<[string], RecordRow>(
@@ -257,11 +254,11 @@ export class MetadataDb {
    * step 1's frames included, before the write is. An fsync per
    * single-chunk write was most of its cost (192 against 663 writes/s).
    */
-  writePending(
+  async writePending(
     chunks: readonly ChunkWrite[],
     model: Pick<EmbedderInfo, "model" | "dimension">,
     options: { durable: boolean; replace?: { docId: string; collection: string; keep: readonly string[] } },
-  ): { generations: number[]; removed: string[] } {
+  ): Promise<{ generations: number[]; removed: string[] }> {
     const replace = options.replace;
     if (!options.durable) this.db.pragma("synchronous = NORMAL");
     try {
@@ -289,7 +286,7 @@ export class MetadataDb {
    * generations Lance now holds. A record superseded or deleted meanwhile is
    * left alone.
    */
-  commit(keys: readonly { chunkId: string; generation: number }[], fault?: () => void): number {
+  async commit(keys: readonly { chunkId: string; generation: number }[], fault?: () => void): Promise<number> {
     return this.db
       .transaction(() => {
         fault?.();
@@ -302,15 +299,15 @@ export class MetadataDb {
   }
 
   /** Each Lance write records the table's new version, so other processes know to refresh before they read or write. */
-  noteLanceVersion(table: string, version: number): void {
+  async noteLanceVersion(table: string, version: number): Promise<void> {
     this.stmts.raiseVersion.run({ table, version: String(version), now: now() });
   }
 
-  lanceVersion(table: string): number {
+  async lanceVersion(table: string): Promise<number> {
     return Number(this.stmts.getSetting.get(`lance_version:${table}`)?.value ?? 0);
   }
 
-  live(chunkIds: readonly string[]): LiveChunk[] {
+  async live(chunkIds: readonly string[]): Promise<LiveChunk[]> {
     return this.stmts.liveByIds.all(JSON.stringify([...new Set(chunkIds)]));
   }
 
@@ -318,7 +315,7 @@ export class MetadataDb {
    * The given chunks that search may return (I1): committed, in scope and
    * matching the filter. The caller still checks each Lance hit's generation.
    */
-  searchable(chunkIds: readonly string[], scope: SearchScope): LiveChunk[] {
+  async searchable(chunkIds: readonly string[], scope: SearchScope): Promise<LiveChunk[]> {
     const { where, params } = scopeSql(scope);
     return this.cached(`${FROM_ID_LIST} WHERE e.status = 'committed'${where}`).all(JSON.stringify([...new Set(chunkIds)]), ...params) as LiveChunk[];
   }
@@ -329,7 +326,7 @@ export class MetadataDb {
    * as the outer loop: left to the planner, SQLite ran the MATCH once per
    * chunk row (744 ms a query on 1,400 chunks).
    */
-  keywordSearch(match: string, scope: SearchScope, limit: number): (LiveChunk & { score: number })[] {
+  async keywordSearch(match: string, scope: SearchScope, limit: number): Promise<(LiveChunk & { score: number })[]> {
     const { where, params } = scopeSql(scope);
     return this.cached(
       `SELECT c.*, e.generation, e.status, e.model, -f.rank AS score
@@ -340,28 +337,28 @@ export class MetadataDb {
   }
 
   /** Committed chunks in `seq` order after a cursor: the resumable scan of a reindex. */
-  committedAfter(seq: number, limit: number): ReindexWork[] {
+  async committedAfter(seq: number, limit: number): Promise<ReindexWork[]> {
     return this.stmts.committedAfter.all({ seq, limit });
   }
 
   /** Committed chunks written at or after a generation: what changed while a reindex ran. */
-  committedSince(generation: number): ReindexWork[] {
+  async committedSince(generation: number): Promise<ReindexWork[]> {
     return this.stmts.committedSince.all({ generation });
   }
 
-  hasCollection(collection: string): boolean {
+  async hasCollection(collection: string): Promise<boolean> {
     return this.stmts.hasCollection.get(collection) !== undefined;
   }
 
-  collections(limit: number): string[] {
+  async collections(limit: number): Promise<string[]> {
     return this.stmts.collections.all(limit).map((r) => r.collection);
   }
 
-  nextGeneration(): number {
+  async nextGeneration(): Promise<number> {
     return this.stmts.nextGeneration.get()!.next;
   }
 
-  chunksUpTo(seq: number): number {
+  async chunksUpTo(seq: number): Promise<number> {
     return this.stmts.chunksUpTo.get({ seq })!.n;
   }
 
@@ -372,7 +369,7 @@ export class MetadataDb {
    * never commit a vector into the old table (its step 3 compare-and-set
    * fails) and recovery re-embeds it with the new model.
    */
-  switchModel(change: { model: EmbedderInfo; table: string; changedSince: number; retire: string }): number {
+  async switchModel(change: { model: EmbedderInfo; table: string; changedSince: number; retire: string }): Promise<number> {
     return this.db
       .transaction(() => {
         const t = now();
@@ -380,32 +377,32 @@ export class MetadataDb {
         const first = this.allocate(changed.length);
         changed.forEach((row, i) => this.stmts.rependAny.run({ chunk_id: row.chunk_id, generation: row.generation, newGeneration: first + i, now: t }));
         this.stmts.rebindRecords.run({ model: modelKey(change.model), dimension: change.model.dimension, now: t });
-        this.setSetting(SETTINGS.model, change.model);
-        this.setSetting(SETTINGS.table, change.table);
+        this.writeSetting(SETTINGS.model, change.model);
+        this.writeSetting(SETTINGS.table, change.table);
         this.stmts.deleteSetting.run(SETTINGS.reindex);
-        this.setSetting(SETTINGS.retired, [...this.retiredTables(), { name: change.retire, at: t }]);
+        this.writeSetting(SETTINGS.retired, [...(this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? []), { name: change.retire, at: t }]);
         return changed.length;
       })
       .immediate();
   }
 
-  deleteSetting(key: string): void {
+  async deleteSetting(key: string): Promise<void> {
     this.stmts.deleteSetting.run(key);
   }
 
-  retiredTables(): RetiredTable[] {
-    return this.getSetting<RetiredTable[]>(SETTINGS.retired) ?? [];
+  async retiredTables(): Promise<RetiredTable[]> {
+    return this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? [];
   }
 
   /** Chunks missing from the lexical index, and index entries without a chunk. Both stay empty unless the triggers were bypassed. */
-  lexicalDrift(): { missing: string[]; extra: number[] } {
+  async lexicalDrift(): Promise<{ missing: string[]; extra: number[] }> {
     return {
       missing: this.stmts.lexicalMissing.all().map((r) => r.chunk_id),
       extra: this.stmts.lexicalExtra.all().map((r) => r.rowid),
     };
   }
 
-  rebuildLexicalIndex(): void {
+  async rebuildLexicalIndex(): Promise<void> {
     this.db
       .transaction(() => {
         this.db.exec("DELETE FROM chunks_fts");
@@ -425,42 +422,38 @@ export class MetadataDb {
     return statement;
   }
 
-  documentChunks(docId: string, collection: string | null): LiveChunk[] {
+  async documentChunks(docId: string, collection: string | null): Promise<LiveChunk[]> {
     return this.stmts.docChunks.all({ docId, collection });
   }
 
-  deleteChunks(chunkIds: readonly string[]): string[] {
+  async deleteChunks(chunkIds: readonly string[]): Promise<string[]> {
     return this.db.transaction(() => this.stmts.deleteIds.all(JSON.stringify(chunkIds)).map((r) => r.chunk_id)).immediate();
   }
 
-  deleteDocument(docId: string, collection: string | null): string[] {
+  async deleteDocument(docId: string, collection: string | null): Promise<string[]> {
     return this.db.transaction(() => this.stmts.deleteDoc.all({ docId, collection }).map((r) => r.chunk_id)).immediate();
   }
 
-  tombstones(limit: number): Tombstone[] {
+  async tombstones(limit: number): Promise<Tombstone[]> {
     return this.stmts.tombstones.all(limit);
   }
 
-  dropTombstones(rows: readonly Tombstone[]): number {
+  async dropTombstones(rows: readonly Tombstone[]): Promise<number> {
     return this.db
       .transaction(() => rows.reduce((n, row) => n + this.stmts.dropTombstone.run(row).changes, 0))
       .immediate();
   }
 
-  pending(olderThan: number, limit: number): PendingWork[] {
+  async pending(olderThan: number, limit: number): Promise<PendingWork[]> {
     return this.stmts.pending.all(olderThan, limit);
   }
 
-  /** The given (chunk_id, generation) pairs that are still pending, with their text. */
-  pendingByKeys(keys: readonly { chunkId: string; generation: number }[]): PendingWork[] {
-    return this.stmts.pendingByKeys.all(JSON.stringify(keys.map((k) => [k.chunkId, k.generation])));
-  }
 
-  allRecords(): RecordRow[] {
+  async allRecords(): Promise<RecordRow[]> {
     return this.stmts.records.all();
   }
 
-  records(chunkIds: readonly string[]): RecordRow[] {
+  async records(chunkIds: readonly string[]): Promise<RecordRow[]> {
     return this.stmts.recordsByIds.all(JSON.stringify(chunkIds));
   }
 
@@ -469,7 +462,7 @@ export class MetadataDb {
    * vectors Lance lost or duplicated: the re-write supersedes whatever Lance
    * holds for the old generation, which then becomes garbage.
    */
-  repend(keys: readonly Tombstone[]): number {
+  async repend(keys: readonly Tombstone[]): Promise<number> {
     if (keys.length === 0) return 0;
     return this.db
       .transaction(() => {
@@ -480,7 +473,7 @@ export class MetadataDb {
       .immediate();
   }
 
-  counts(): StatusCounts & { oldestPendingAt: number | null; oldestTombstoneAt: number | null; chunks: number } {
+  async counts(): Promise<StatusCounts & { oldestPendingAt: number | null; oldestTombstoneAt: number | null; chunks: number }> {
     const out = { pending: 0, committed: 0, tombstone: 0, oldestPendingAt: null as number | null, oldestTombstoneAt: null as number | null, chunks: 0 };
     for (const row of this.stmts.counts.all()) {
       out[row.status] = row.n;
@@ -492,26 +485,34 @@ export class MetadataDb {
   }
 
   /** Through the status index: cheap enough to answer every delete with. */
-  tombstoneCount(): number {
+  async tombstoneCount(): Promise<number> {
     return this.stmts.tombstoneCount.get()!.n;
   }
 
-  getSetting<T>(key: string): T | undefined {
+  async getSetting<T>(key: string): Promise<T | undefined> {
+    return this.readSetting<T>(key);
+  }
+
+  async setSetting(key: string, value: unknown): Promise<void> {
+    this.writeSetting(key, value);
+  }
+
+  private readSetting<T>(key: string): T | undefined {
     const row = this.stmts.getSetting.get(key);
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
 
-  setSetting(key: string, value: unknown): void {
+  private writeSetting(key: string, value: unknown): void {
     this.stmts.setSetting.run(key, JSON.stringify(value), now());
   }
 
   /** Sets a setting only if it is absent, and returns whichever value won. */
-  claimSetting<T>(key: string, value: T): T {
+  async claimSetting<T>(key: string, value: T): Promise<T> {
     return this.db
       .transaction(() => {
-        const existing = this.getSetting<T>(key);
+        const existing = this.readSetting<T>(key);
         if (existing !== undefined) return existing;
-        this.setSetting(key, value);
+        this.writeSetting(key, value);
         return value;
       })
       .immediate();

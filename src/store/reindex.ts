@@ -45,8 +45,8 @@ export interface ReindexReport {
 const SWITCH_THRESHOLD = 256;
 const MAX_CATCH_UP_PASSES = 5;
 
-export function reindexState(meta: MetadataDb): ReindexState | null {
-  return meta.getSetting<ReindexState>(SETTINGS.reindex) ?? null;
+export async function reindexState(meta: MetadataDb): Promise<ReindexState | null> {
+  return (await meta.getSetting<ReindexState>(SETTINGS.reindex)) ?? null;
 }
 
 /**
@@ -65,12 +65,12 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
   let table: VectorTable | null = null;
   try {
     const info = await options.embedder.load(options.signal);
-    const bound = meta.getSetting<EmbedderInfo>(SETTINGS.model) ?? null;
-    const oldTable = meta.getSetting<string>(SETTINGS.table) ?? DEFAULT_TABLE;
+    const bound = (await meta.getSetting<EmbedderInfo>(SETTINGS.model)) ?? null;
+    const oldTable = (await meta.getSetting<string>(SETTINGS.table)) ?? DEFAULT_TABLE;
     if (bound && modelKey(bound) === modelKey(info) && bound.dimension === info.dimension) {
       throw new StoreError("invalid_input", `The store already uses ${modelKey(info)}; there is nothing to re-embed.`);
     }
-    const existing = reindexState(meta);
+    const existing = await reindexState(meta);
     if (existing && modelKey(existing.target) !== modelKey(info)) {
       throw new StoreError(
         "invalid_input",
@@ -81,12 +81,12 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       target: info,
       table: `chunks_${Date.now().toString(36)}`,
       cursor: 0,
-      high_water: meta.nextGeneration(),
+      high_water: await meta.nextGeneration(),
       started_at: new Date().toISOString(),
     };
-    meta.setSetting(SETTINGS.reindex, state);
+    await meta.setSetting(SETTINGS.reindex, state);
     table = await lock.run(() => VectorTable.open(connection, paths.lanceDir, state.table, info.dimension));
-    const total = meta.counts().chunks;
+    const total = (await meta.counts()).chunks;
     let copied = 0;
 
     const copy = async (work: readonly ReindexWork[]): Promise<void> => {
@@ -99,28 +99,28 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
         const version = await table!.upsert(
           work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })),
         );
-        meta.noteLanceVersion(table!.name, version);
+        await meta.noteLanceVersion(table!.name, version);
       });
       copied += work.length;
     };
 
     const batchSize = options.batchSize ?? 256;
     for (;;) {
-      const work = meta.committedAfter(state.cursor, batchSize);
+      const work = await meta.committedAfter(state.cursor, batchSize);
       if (work.length === 0) break;
       await copy(work);
       state.cursor = work[work.length - 1]!.seq;
-      meta.setSetting(SETTINGS.reindex, state);
-      await options.onProgress?.(meta.chunksUpTo(state.cursor), total);
+      await meta.setSetting(SETTINGS.reindex, state);
+      await options.onProgress?.(await meta.chunksUpTo(state.cursor), total);
     }
     for (let pass = 0; pass < MAX_CATCH_UP_PASSES; pass++) {
-      const next = meta.nextGeneration();
-      const changed = meta.committedSince(state.high_water);
+      const next = await meta.nextGeneration();
+      const changed = await meta.committedSince(state.high_water);
       if (changed.length <= SWITCH_THRESHOLD) break;
       options.log?.(`catching up with ${changed.length} chunks written during the reindex`);
       for (let i = 0; i < changed.length; i += batchSize) await copy(changed.slice(i, i + batchSize));
       state.high_water = next;
-      meta.setSetting(SETTINGS.reindex, state);
+      await meta.setSetting(SETTINGS.reindex, state);
     }
     // Under the writer lock no server is between its Lance write and its step 3.
     const leftPending = await lock.run(async () =>
@@ -149,11 +149,11 @@ export async function cancelReindex(dataDir: string): Promise<ReindexState | nul
   const lock = new WriterLock(paths.writerLock);
   const connection = await lancedb.connect(paths.lanceDir);
   try {
-    const state = reindexState(meta);
+    const state = await reindexState(meta);
     if (!state) return null;
     await lock.run(async () => {
       if (await VectorTable.exists(connection, state.table)) await connection.dropTable(state.table);
-      meta.deleteSetting(SETTINGS.reindex);
+      await meta.deleteSetting(SETTINGS.reindex);
     });
     return state;
   } finally {

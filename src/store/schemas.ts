@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { StoreError } from "./errors.js";
 
 /** Limits of the public contract (DESIGN.md §3), shared by the store and the MCP tools. */
 export const LIMITS = {
@@ -160,4 +161,11 @@ export function describeIssues(error: z.ZodError): string {
       return `${path}: ${issue.message}`;
     })
     .join("; ");
+}
+
+/** Validates input against a schema, or throws an `invalid_input` StoreError naming every bad field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new StoreError("invalid_input", describeIssues(parsed.error));
+  return parsed.data;
 }

@@ -67,10 +67,10 @@ export const registerGetChunk: RegisterTool = (server, context) => {
     ({ chunk_id, chunk_ids, doc_id, collection, max_chars }) =>
       runTool(
         context,
-        (store): GetOutput => {
-          if (doc_id !== undefined) return { chunks: store.documentChunks(doc_id, collection).map((v) => toChunk(v, max_chars)), missing: [] };
+        async (store): Promise<GetOutput> => {
+          if (doc_id !== undefined) return { chunks: (await store.documentChunks(doc_id, collection)).map((v) => toChunk(v, max_chars)), missing: [] };
           const ids = [...new Set(chunk_ids ?? [chunk_id!])];
-          const found = new Map(store.get(ids).map((v) => [v.chunk_id, v]));
+          const found = new Map((await store.get(ids)).map((v) => [v.chunk_id, v]));
           return {
             chunks: ids.flatMap((id) => (found.has(id) ? [toChunk(found.get(id)!, max_chars)] : [])),
             missing: ids.filter((id) => !found.has(id)),

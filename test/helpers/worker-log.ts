@@ -58,7 +58,7 @@ export class ExpectedState {
    */
   static async checkTogether(store: Store, states: readonly ExpectedState[]): Promise<void> {
     for (const id of states[0]!.ids) {
-      const [chunk] = store.get([id]);
+      const [chunk] = await store.get([id]);
       const actual = chunk?.text ?? null;
       const writers = states.filter((s) => s.touched.has(id));
       const allowed = (writers.length > 0 ? writers : states).flatMap((s) => [...s.possible.get(id)!]);

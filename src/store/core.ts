@@ -1,0 +1,155 @@
+import type * as lancedb from "@lancedb/lancedb";
+import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
+import { StoreError, errorMessage } from "./errors.js";
+import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
+import type { MetadataDb } from "./metadata.js";
+import { dataPaths, type DataPaths } from "./paths.js";
+import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
+import type { StoreOptions } from "./types.js";
+import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
+import type { WriterLock } from "./writer-lock.js";
+
+export const DEFAULTS = {
+  gcIntervalMs: 30_000,
+  recoveryIntervalMs: 30_000,
+  reconcileIntervalMs: 10 * 60_000,
+  embedTimeoutMs: 120_000,
+  optimizeAfterCommits: 50,
+  optimizeWhenQuietMs: 10_000,
+  keepVersionsMs: 60_000,
+  annMinRows: 50_000,
+  annEf: DEFAULT_ANN_EF,
+  maxRowsPerCommit: 8192,
+  keywordWeight: DEFAULT_KEYWORD_WEIGHT,
+};
+
+export type ResolvedOptions = typeof DEFAULTS & StoreOptions;
+
+/**
+ * What every job of the store shares: the open handles (SQLite, the Lance
+ * connection and table, the cross-process writer lock), the model binding,
+ * the logger and the bookkeeping of background work. The job modules
+ * (write, search, maintenance, verify, status) import this; it imports none
+ * of them, so they never call back into each other in a circle. A job that
+ * needs another to act (a write that leaves garbage wants GC soon) says so
+ * through the hooks here.
+ */
+export class StoreCore {
+  readonly options: ResolvedOptions;
+  readonly paths: DataPaths;
+  /** The embedder's binding once known: read from the store, or from the first load. */
+  info: EmbedderInfo | null = null;
+  closed = false;
+  /** Aborted by close(): background embedding stops and its records stay pending for the next open. */
+  readonly closing = new AbortController();
+  commitsSinceOptimize = 0;
+  lastCommitAt = 0;
+  /** Set by the maintenance scheduler; a write that left garbage calls it. */
+  onGcWanted: () => void = () => undefined;
+  private infoPromise: Promise<EmbedderInfo> | null = null;
+  private tablePromise: Promise<VectorTable> | null = null;
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(
+    options: StoreOptions,
+    readonly meta: MetadataDb,
+    readonly connection: lancedb.Connection,
+    readonly lock: WriterLock,
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    this.paths = dataPaths(options.dataDir);
+  }
+
+  /** The embedder's description, loading it on first use and binding a new store to it. */
+  modelInfo(signal?: AbortSignal): Promise<EmbedderInfo> {
+    this.infoPromise ??= (async () => {
+      let loaded: EmbedderInfo;
+      try {
+        loaded = await this.options.embedder.load(signal);
+      } catch (error) {
+        throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
+      }
+      const bound = await this.meta.claimSetting(SETTINGS.model, loaded);
+      if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
+        throw new StoreError(
+          "model_mismatch",
+          `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
+        );
+      }
+      this.info = bound;
+      return bound;
+    })();
+    this.infoPromise.catch(() => (this.infoPromise = null));
+    return this.infoPromise;
+  }
+
+  /** The active vector table, opened (or created, under the writer lock) on first use. */
+  vectors(): Promise<VectorTable> {
+    this.tablePromise ??= (async () => {
+      // The binding knows the dimension: opening the table never needs the model loaded.
+      const info = this.info ?? (await this.modelInfo());
+      const name = await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
+      return this.lock.run(() => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension));
+    })();
+    this.tablePromise.catch(() => (this.tablePromise = null));
+    return this.tablePromise;
+  }
+
+  /** The table if the store has ever been bound to a model; reads of an unbound store need none. */
+  async vectorsIfBound(): Promise<VectorTable | null> {
+    if (!this.info && !(await this.meta.getSetting(SETTINGS.model))) return null;
+    return this.vectors();
+  }
+
+  /** The table if it was ever opened by this process: close() must not open one. */
+  openedTable(): Promise<VectorTable | null> {
+    return this.tablePromise?.catch(() => null) ?? Promise.resolve(null);
+  }
+
+  /**
+   * A reindex in another process may have re-bound the store to a new model
+   * and table while this one ran; its vectors would then be of the wrong
+   * model. Checked before every write and vector search (one indexed read).
+   */
+  async assertStillBound(table?: VectorTable): Promise<void> {
+    const bound = await this.meta.getSetting<EmbedderInfo>(SETTINGS.model);
+    const active = await this.meta.getSetting<string>(SETTINGS.table);
+    const mine = this.info ?? this.options.embedder;
+    if ((bound && modelKey(bound) !== modelKey(mine)) || (table && active !== undefined && active !== table.name)) {
+      throw new StoreError(
+        "model_mismatch",
+        `This store was re-embedded with ${bound ? modelKey(bound) : "another model"} (by \`retrieval-mcp reindex\`) while this process was running with ${modelKey(mine)}. ` +
+          `Restart it with --embedder ${bound ? modelKey(bound) : "auto"}; nothing was written.`,
+      );
+    }
+  }
+
+  /** Another process may have committed since we last looked; its writes are invisible until we move on. */
+  async catchUp(table: VectorTable): Promise<void> {
+    if ((await this.meta.lanceVersion(table.name)) > table.version) await table.refresh();
+  }
+
+  /** A Lance commit happened: the maintenance scheduler compacts after many, or once they stop. */
+  noteCommit(): void {
+    this.commitsSinceOptimize++;
+    this.lastCommitAt = Date.now();
+  }
+
+  /** Background work close() waits for; its failure is logged, never thrown at a caller. */
+  track(work: Promise<unknown>): void {
+    const tracked = work.catch((error) => this.log(errorMessage(error))).finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  async drainBackground(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  log(message: string): void {
+    if (!this.closing.signal.aborted) this.options.log?.(message);
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new StoreError("closed", "The store is closed.");
+  }
+}

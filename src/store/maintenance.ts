@@ -1,0 +1,198 @@
+import type { StoreCore } from "./core.js";
+import { errorMessage } from "./errors.js";
+import type { RetiredTable } from "./metadata.js";
+import { SETTINGS } from "./settings-keys.js";
+import type { RunReport } from "./types.js";
+import { VectorTable } from "./vector-table.js";
+import { reconcile } from "./verify.js";
+import type { Writer } from "./write.js";
+
+/** How soon after a delete GC runs: long enough to batch a burst of deletes into one Lance commit. */
+const GC_DEBOUNCE_MS = 250;
+
+/**
+ * The store's housekeeping: GC of deleted vectors, recovery of writes a
+ * crashed writer left pending, compaction and the ANN index, on timers.
+ * Jobs run one at a time and record their outcome in SQLite for `status`.
+ */
+export class Maintenance {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private gcSoon: NodeJS.Timeout | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private annBuild: Promise<void> | null = null;
+
+  constructor(
+    private readonly core: StoreCore,
+    private readonly writer: Writer,
+  ) {
+    core.onGcWanted = () => this.scheduleGc();
+  }
+
+  /** Starts the timers (unless the store was opened with `background: false`). */
+  start(): void {
+    const { core } = this;
+    if (core.options.background === false) return;
+    const every = (ms: number, run: () => Promise<unknown>) => {
+      const timer = setInterval(() => void run().catch(() => undefined), ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    // On open: finish whatever a crashed writer left, then check Lance against SQLite.
+    core.track(this.recover({ reconcile: true }).then(() => this.gc()));
+    every(core.options.gcIntervalMs, () => this.gc());
+    every(core.options.recoveryIntervalMs, () => this.recover({ olderThanMs: core.options.recoveryIntervalMs }));
+    every(core.options.reconcileIntervalMs, () => this.recover({ reconcile: true, olderThanMs: core.options.recoveryIntervalMs }));
+    every(Math.min(5_000, core.options.gcIntervalMs), async () => {
+      // After many commits, or once a burst of writes is over: compacts, and builds the ANN index past its threshold.
+      const quiet = core.commitsSinceOptimize > 0 && Date.now() - core.lastCommitAt > core.options.optimizeWhenQuietMs;
+      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet) await this.optimize();
+    });
+  }
+
+  /** Stops the timers; jobs already running finish (see `idle`). */
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.gcSoon) clearTimeout(this.gcSoon);
+  }
+
+  /** Resolves once the job running now (and those queued behind it) have finished. */
+  async idle(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Whether a native index build may still hold the table (close() must then leave its handles alone). */
+  get building(): boolean {
+    return this.annBuild !== null;
+  }
+
+  /** Waits for a background index build to finish. */
+  async annIdle(): Promise<void> {
+    await this.annBuild;
+  }
+
+  /** Removes tombstoned vectors from Lance, then the tombstones: in that order, so a crash between leaves a retryable claim. */
+  gc(): Promise<RunReport> {
+    return this.exclusive(SETTINGS.lastGc, async () => {
+      const { core } = this;
+      let removed = 0;
+      for (;;) {
+        const tombstones = await core.meta.tombstones(2000);
+        if (tombstones.length === 0) break;
+        const table = await core.vectorsIfBound();
+        if (table) {
+          await core.lock.run(async () => {
+            await core.catchUp(table);
+            const version = await table.deleteUpTo(tombstones.map((t) => ({ chunkId: t.chunk_id, generation: t.generation })));
+            if (version !== null) await core.meta.noteLanceVersion(table.name, version);
+          });
+          core.noteCommit();
+        }
+        await core.options.faults?.betweenGcDeletes?.();
+        removed += await core.meta.dropTombstones(tombstones);
+      }
+      return { removed, dropped_tables: await this.dropRetiredTables() };
+    });
+  }
+
+  /**
+   * Re-drives pending records (all of them, or those older than
+   * `olderThanMs`, whose writers presumably died) and, with `reconcile`,
+   * compares Lance with SQLite and repairs what differs.
+   */
+  recover(options: { olderThanMs?: number; reconcile?: boolean } = {}): Promise<RunReport> {
+    return this.exclusive(SETTINGS.lastRecovery, async () => {
+      const { core } = this;
+      let redriven = 0;
+      const cutoff = Date.now() - (options.olderThanMs ?? 0);
+      const batch = Math.max(64, core.options.embedder.maxBatchSize);
+      let lastBatch: string | null = null;
+      for (;;) {
+        const work = await core.meta.pending(cutoff, batch);
+        const signature = work.map((w) => `${w.chunk_id}@${w.generation}`).join(",");
+        if (work.length === 0 || signature === lastBatch) break;
+        lastBatch = signature;
+        redriven += await this.writer.drive(work);
+      }
+      const reconciled = options.reconcile ? await reconcile(core, this.writer, true) : null;
+      return { redriven, ...(reconciled ? { reconcile: reconciled.problems } : {}) };
+    });
+  }
+
+  /** Compacts Lance, prunes old versions and keeps the ANN index current. */
+  optimize(): Promise<RunReport> {
+    return this.exclusive(SETTINGS.lastOptimize, async () => {
+      const { core } = this;
+      const table = await core.vectorsIfBound();
+      if (!table) return { skipped: "no vectors yet" };
+      core.commitsSinceOptimize = 0;
+      await core.lock.run(async () => {
+        await core.catchUp(table);
+        await core.meta.noteLanceVersion(table.name, await table.optimize(core.options.keepVersionsMs));
+      });
+      const rows = await table.countRows();
+      const indexed = await table.hasVectorIndex();
+      if (!indexed && rows >= core.options.annMinRows) this.buildAnnIndex(table, rows);
+      return { rows, ann_index: indexed };
+    });
+  }
+
+  private scheduleGc(): void {
+    if (this.core.options.background === false || this.gcSoon) return;
+    this.gcSoon = setTimeout(() => {
+      this.gcSoon = null;
+      this.core.track(this.gc());
+    }, GC_DEBOUNCE_MS);
+    this.gcSoon.unref();
+  }
+
+  /**
+   * Index builds take tens of seconds at 100k rows: off the lock, in the
+   * background; searches stay exact meanwhile. Not tracked with the other
+   * background work: close() must not wait for a build, and an unfinished
+   * build simply never commits.
+   */
+  private buildAnnIndex(table: VectorTable, rows: number): void {
+    this.annBuild ??= table
+      .createVectorIndex(rows)
+      .then((version) => this.core.meta.noteLanceVersion(table.name, version))
+      .catch((error) => this.core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
+      .finally(() => (this.annBuild = null));
+  }
+
+  /** Tables a reindex replaced, once every reader has had time to move to the new one. */
+  private async dropRetiredTables(): Promise<string[]> {
+    const { core } = this;
+    const due = (retired: RetiredTable[]) => retired.filter((t) => Date.now() - t.at >= core.options.keepVersionsMs);
+    if (due(await core.meta.retiredTables()).length === 0) return [];
+    return core.lock.run(async () => {
+      const retired = await core.meta.retiredTables();
+      const dropping = due(retired);
+      for (const t of dropping) if (await VectorTable.exists(core.connection, t.name)) await core.connection.dropTable(t.name);
+      await core.meta.setSetting(SETTINGS.retired, retired.filter((t) => !dropping.includes(t)));
+      return dropping.map((t) => t.name);
+    });
+  }
+
+  /** Maintenance jobs run one at a time per store and record their outcome in SQLite for `status`. */
+  private exclusive(name: string, job: () => Promise<Record<string, unknown>>): Promise<RunReport> {
+    const { core } = this;
+    const run = this.queue.then(async () => {
+      core.assertOpen();
+      const started = Date.now();
+      const at = new Date(started).toISOString();
+      let report: RunReport;
+      try {
+        report = { at, took_ms: 0, ok: true, ...(await job()) };
+      } catch (error) {
+        report = { at, took_ms: Date.now() - started, ok: false, error: errorMessage(error) };
+        if (!core.closed) await core.meta.setSetting(name, report);
+        throw error;
+      }
+      report.took_ms = Date.now() - started;
+      if (!core.closed) await core.meta.setSetting(name, report);
+      return report;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

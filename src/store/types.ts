@@ -1,0 +1,134 @@
+import type { Embedder } from "../embed/embedder.js";
+import type { RecordStatus } from "./metadata.js";
+import type { Metadata, SearchMode } from "./schemas.js";
+import type { VectorTableStats } from "./vector-table.js";
+
+/**
+ * Points where tests inject faults (throw, or kill the process) to prove
+ * crash safety. `duringCommit` runs inside the step-3 transaction, so it must
+ * be synchronous; throwing there rolls step 3 back.
+ */
+export interface FaultHooks {
+  afterPending?: () => void | Promise<void>;
+  afterLanceWrite?: () => void | Promise<void>;
+  duringCommit?: () => void;
+  betweenGcDeletes?: () => void | Promise<void>;
+}
+
+export interface StoreOptions {
+  dataDir: string;
+  embedder: Embedder;
+  /** Run GC, recovery and Lance maintenance on timers (default true). Tests turn it off to drive them by hand. */
+  background?: boolean;
+  gcIntervalMs?: number;
+  /** A pending record older than this is presumed abandoned (its writer crashed) and re-driven. */
+  recoveryIntervalMs?: number;
+  reconcileIntervalMs?: number;
+  embedTimeoutMs?: number;
+  /** Lance commits after which `optimize()` compacts and prunes versions. */
+  optimizeAfterCommits?: number;
+  /** ...or once no write has been committed for this long after some were. */
+  optimizeWhenQuietMs?: number;
+  /** Old Lance versions are kept this long for readers in other processes. */
+  keepVersionsMs?: number;
+  /** Rows from which an ANN index is built and kept up to date. */
+  annMinRows?: number;
+  annEf?: number;
+  maxRowsPerCommit?: number;
+  /** Keyword (BM25) share of hybrid scores, 0..1; the vector side gets the rest. */
+  keywordWeight?: number;
+  faults?: FaultHooks;
+  log?: (message: string) => void;
+}
+
+export type IndexStatus = "committed" | "pending" | "unchanged";
+
+export interface WriteOptions {
+  /** Wait for the vectors to be committed (default). `false` returns after step 1. */
+  wait?: boolean;
+  /** Cancels embedding; once step 1 has run the write completes regardless. */
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface IndexResult {
+  chunk_id: string;
+  status: IndexStatus;
+  generation: number;
+  content_hash: string;
+}
+
+export interface SearchHit {
+  chunk_id: string;
+  doc_id: string | null;
+  collection: string;
+  score: number;
+  text: string;
+  metadata: Metadata;
+  /** True when `text` was cut to `max_chars`. */
+  truncated: boolean;
+}
+
+export interface SearchResult {
+  results: SearchHit[];
+  mode: SearchMode;
+  model: string;
+  took_ms: number;
+}
+
+export interface DeleteResult {
+  deleted: number;
+  chunk_ids: string[];
+  pending_gc: number;
+}
+
+export interface ChunkView {
+  chunk_id: string;
+  collection: string;
+  doc_id: string | null;
+  text: string;
+  metadata: Metadata;
+  content_hash: string;
+  status: RecordStatus;
+  generation: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RunReport {
+  at: string;
+  took_ms: number;
+  ok: boolean;
+  error?: string;
+  [detail: string]: unknown;
+}
+
+export interface StatusReport {
+  counts: { pending: number; committed: number; tombstone: number };
+  chunks: number;
+  oldest_pending_age_ms: number | null;
+  tombstones_awaiting_gc: number;
+  oldest_tombstone_age_ms: number | null;
+  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean };
+  lance: null | (VectorTableStats & { index_coverage: number | null });
+  last_recovery: RunReport | null;
+  last_gc: RunReport | null;
+  last_optimize: RunReport | null;
+  /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
+  reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
+  data_dir: string;
+  chunk_states?: { chunk_id: string; status: RecordStatus | "missing"; generation: number | null; vector_committed: boolean }[];
+}
+
+export interface VerifyProblem {
+  kind: string;
+  count: number;
+  sample: string[];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checked: { records: number; lance_rows: number };
+  problems: VerifyProblem[];
+  repaired: boolean;
+}

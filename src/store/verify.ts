@@ -1,0 +1,63 @@
+import type { StoreCore } from "./core.js";
+import { StoreError } from "./errors.js";
+import { describePlan, planReconcile } from "./reconcile-plan.js";
+import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
+import type { VerifyReport } from "./types.js";
+import { VectorTable, quarantineNewestManifest } from "./vector-table.js";
+import type { Writer } from "./write.js";
+
+/** How many newest manifests verify --repair may set aside to get a damaged table open. */
+const MAX_MANIFESTS_SET_ASIDE = 3;
+
+/**
+ * Compares Lance with SQLite over the whole store (invariants I1-I4) and,
+ * with `repair`, removes rows no live record owns and re-writes committed
+ * records whose vector is missing or duplicated.
+ */
+export async function reconcile(core: StoreCore, writer: Writer, repair: boolean): Promise<VerifyReport> {
+  const table = await core.vectorsIfBound();
+  const scanStart = Date.now();
+  if (table) await core.catchUp(table);
+  const keys = table ? await table.keys() : [];
+  const records = await core.meta.allRecords();
+  const plan = planReconcile(records, keys, scanStart);
+  const lexical = await core.meta.lexicalDrift();
+  const problems = describePlan(plan, lexical);
+  if (repair && lexical.missing.length + lexical.extra.length > 0) await core.meta.rebuildLexicalIndex();
+  if (repair && table) {
+    if (plan.orphans.length > 0) {
+      await core.lock.run(async () => {
+        await core.catchUp(table);
+        const version = await table.deleteUpTo(plan.orphans);
+        if (version !== null) await core.meta.noteLanceVersion(table.name, version);
+      });
+    }
+    // A fresh generation makes the old rows stale, so the next pass removes them.
+    const redo = [...plan.duplicates, ...plan.missing];
+    const ids = new Set(redo.map((r) => r.chunk_id));
+    await core.meta.repend(redo);
+    await writer.drive((await core.meta.pending(Date.now(), Number.MAX_SAFE_INTEGER)).filter((w) => ids.has(w.chunk_id)));
+  }
+  return { ok: problems.length === 0, checked: { records: records.length, lance_rows: keys.length }, problems, repaired: repair };
+}
+
+/**
+ * A table that fails to open after a power cut is opened at an earlier
+ * version by setting its newest manifests aside, one at a time; recovery
+ * then re-writes whatever those versions held, from SQLite.
+ */
+export async function reopenPastBrokenManifests(core: StoreCore): Promise<void> {
+  for (let attempt = 0; attempt < MAX_MANIFESTS_SET_ASIDE; attempt++) {
+    try {
+      await core.vectorsIfBound();
+      return;
+    } catch (error) {
+      if (!(error instanceof StoreError && error.code === "lance_corrupt")) throw error;
+      const name = (await core.meta.getSetting<string>(SETTINGS.table)) ?? DEFAULT_TABLE;
+      const aside = quarantineNewestManifest(VectorTable.tableDir(core.paths.lanceDir, name));
+      if (!aside) throw error;
+      core.log(`set aside the unreadable Lance manifest ${aside}`);
+    }
+  }
+  await core.vectorsIfBound();
+}
