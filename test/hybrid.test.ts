@@ -132,7 +132,7 @@ describe("filters apply inside every mode", () => {
 });
 
 describe("I1 holds in every mode", () => {
-  test("pending and deleted chunks never surface, though their text is in the lexical index", async () => {
+  test("deleted and never-committed chunks never surface; a pending rewrite is served in its committed version", async () => {
     const embedder = new FaultyEmbedder();
     const store = await openStore(tmp(), { embedder });
     await store.indexMany([
@@ -145,7 +145,9 @@ describe("I1 holds in every mode", () => {
     await store.index({ chunk_id: "new", text: "zeppelin brand new pending chunk" }, { wait: false });
     await store.index({ chunk_id: "upd", text: "zeppelin flight schedule, new version" }, { wait: false });
     for (const mode of MODES) {
-      expect(await ids(store, { query: "zeppelin", mode, k: 10 }), mode).toEqual(["live"]);
+      expect((await ids(store, { query: "zeppelin", mode, k: 10 })).sort(), mode).toEqual(["live", "upd"]);
+      const upd = (await store.search({ query: "zeppelin flight schedule", mode, k: 10 })).results.find((r) => r.chunk_id === "upd");
+      expect(upd?.text, mode).toBe("zeppelin flight schedule, old version");
     }
     embedder.mode = "ok";
     await store.close();
@@ -160,7 +162,7 @@ describe("I1 holds in every mode", () => {
 });
 
 describe("the lexical index", () => {
-  test("holds a chunk exactly when chunks does, whatever fails", async () => {
+  test("holds exactly the committed version of each chunk, whatever fails", async () => {
     const dir = tmp();
     let failAt: "afterPending" | "duringCommit" | null = null;
     const fail = (point: typeof failAt) => () => {
@@ -184,9 +186,9 @@ describe("the lexical index", () => {
     const fts = raw.prepare("SELECT rowid FROM chunks_fts ORDER BY rowid").all();
     const chunks = raw.prepare("SELECT seq AS rowid FROM chunks ORDER BY seq").all();
     expect(fts).toEqual(chunks);
-    // The rewritten text replaced the original in the index.
-    expect(raw.prepare("SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'original'").get()).toEqual({ n: 0 });
-    expect(raw.prepare("SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'rewritten'").get()).toEqual({ n: 1 });
+    // The rewrite never committed: the index holds the committed text, not the pending one.
+    expect(raw.prepare("SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'original'").get()).toEqual({ n: 1 });
+    expect(raw.prepare("SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'rewritten'").get()).toEqual({ n: 0 });
     raw.close();
   });
 

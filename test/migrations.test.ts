@@ -45,6 +45,7 @@ describe("migrations", () => {
       { version: 3, name: "embedding_status" },
       { version: 4, name: "durable_tombstones" },
       { version: 5, name: "lexical_index" },
+      { version: 6, name: "snapshot_versions" },
     ]);
     const checksums = db.prepare("SELECT checksum FROM schema_migrations").all() as { checksum: string }[];
     expect(checksums.every((c) => /^[0-9a-f]{64}$/.test(c.checksum))).toBe(true);

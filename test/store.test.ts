@@ -80,7 +80,7 @@ describe("write", () => {
     expect(result.status).toBe("pending");
     await store.settle();
     const status = await store.status(["p"]);
-    expect(status.chunk_states).toEqual([{ chunk_id: "p", status: "committed", generation: result.generation, vector_committed: true }]);
+    expect(status.chunk_states).toEqual([{ chunk_id: "p", status: "committed", generation: result.generation, vector_committed: true, committed_generation: result.generation }]);
     expect((await store.search({ query: "deferred embedding", k: 1 })).results[0]?.chunk_id).toBe("p");
     await store.close();
   });
@@ -225,18 +225,25 @@ describe("search", () => {
     await store.close();
   });
 
-  test("never returns a chunk whose latest write is pending, nor a chunk twice", async () => {
+  test("a chunk whose rewrite is pending is served in its committed version, never the pending one, never twice", async () => {
     const embedder = new FaultyEmbedder();
     const store = await openStore(tmp(), { embedder });
-    await store.index({ text: "lighthouse keeper logbook", chunk_id: "l" });
+    const first = await store.index({ text: "lighthouse keeper logbook", chunk_id: "l" });
     await store.index({ text: "lighthouse lamp maintenance", chunk_id: "m" });
-    // The new text of "l" is written (step 1) but its vector never arrives;
-    // Lance still holds the vector of the old text.
+    // The new text of "l" is written (step 1) but its vector never arrives:
+    // the committed version keeps being served, in every mode.
     embedder.mode = "hang-documents";
-    await store.index({ text: "completely different words now", chunk_id: "l" }, { wait: false });
-    const { results } = await store.search({ query: "lighthouse keeper logbook", k: 10 });
-    expect(results.map((r) => r.chunk_id)).toEqual(["m"]);
-    expect((await store.status(["l"])).chunk_states?.[0]?.status).toBe("pending");
+    const rewrite = await store.index({ text: "completely different words now", chunk_id: "l" }, { wait: false });
+    for (const mode of ["hybrid", "vector", "keyword"] as const) {
+      const { results } = await store.search({ query: "lighthouse keeper logbook", k: 10, mode });
+      expect(results.map((r) => r.chunk_id), mode).toEqual(["l", "m"]);
+      expect(results[0]!.text).toBe("lighthouse keeper logbook");
+      const pendingWords = await store.search({ query: "completely different words now", k: 10, mode });
+      expect(pendingWords.results.every((r) => r.text !== "completely different words now"), mode).toBe(true);
+    }
+    expect((await store.status(["l"])).chunk_states?.[0]).toMatchObject({ status: "pending", generation: rewrite.generation, committed_generation: first.generation });
+    const [view] = await store.get(["l"]);
+    expect(view).toMatchObject({ status: "committed", text: "lighthouse keeper logbook", generation: first.generation, pending: { generation: rewrite.generation } });
     await store.close();
   });
 
@@ -344,13 +351,14 @@ describe("status and maintenance", () => {
     await store.index({ text: "stuck", chunk_id: "p1" }, { wait: false });
     const status = await store.status(["c1", "p1", "zz"]);
     expect(status.counts).toEqual({ pending: 1, committed: 1, tombstone: 0 });
+    expect(status).toMatchObject({ chunks: 2, rewrites_in_flight: 0, superseded_awaiting_gc: 0 });
     expect(status.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
     expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true });
     expect(status.lance).toMatchObject({ table: "chunks", rows: 1 });
     expect(status.chunk_states).toEqual([
-      { chunk_id: "c1", status: "committed", generation: expect.any(Number), vector_committed: true },
-      { chunk_id: "p1", status: "pending", generation: expect.any(Number), vector_committed: false },
-      { chunk_id: "zz", status: "missing", generation: null, vector_committed: false },
+      { chunk_id: "c1", status: "committed", generation: expect.any(Number), vector_committed: true, committed_generation: expect.any(Number) },
+      { chunk_id: "p1", status: "pending", generation: expect.any(Number), vector_committed: false, committed_generation: null },
+      { chunk_id: "zz", status: "missing", generation: null, vector_committed: false, committed_generation: null },
     ]);
     embedder.mode = "ok";
     await store.close();

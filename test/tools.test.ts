@@ -108,8 +108,8 @@ describe("MCP tools over an in-memory client", () => {
       const status = ok(await s.call("embedding_status", { chunk_ids: ["later", "never"] }));
       expect(status.counts).toEqual({ pending: 0, committed: 1, tombstone: 0 });
       expect(status.chunks).toEqual([
-        { chunk_id: "later", status: "committed", generation: stored.generation, vector_committed: true },
-        { chunk_id: "never", status: "missing", generation: null, vector_committed: false },
+        { chunk_id: "later", status: "committed", generation: stored.generation, vector_committed: true, committed_generation: stored.generation },
+        { chunk_id: "never", status: "missing", generation: null, vector_committed: false, committed_generation: null },
       ]);
       expect(ok(await s.call("semantic_search", { query: "embedded in the background" })).results[0].chunk_id).toBe("later");
     });

@@ -53,8 +53,8 @@ export const ingestCommand: Command = {
             bar.update(done, `${chunks} chunks written`);
           },
         });
-        // Replaced chunks leave tombstones; a one-shot process has no background GC to remove their vectors.
-        if (result.some((o) => o.removed > 0)) await store.gc();
+        // Replaced and removed chunks leave superseded vectors and tombstones; a one-shot process has no background GC to remove them.
+        if (result.some((o) => o.removed > 0 || o.written > 0)) await store.gc();
         return result;
       } finally {
         bar.clear();

@@ -70,7 +70,7 @@ async function ingestFile(store: Store, file: FoundFile, collection: string, chu
     const existing = await store.documentChunks(file.path, collection);
     if (chunks.length === 0 && existing.length === 0) return outcome("skipped", "no text");
     const unchanged =
-      existing.length === chunks.length && existing.every((c) => c.status === "committed" && c.metadata.sha256 === content.sha256);
+      existing.length === chunks.length && existing.every((c) => c.status === "committed" && c.pending === null && c.metadata.sha256 === content.sha256);
     if (unchanged) return outcome("unchanged");
     const inputs = chunks.map((chunk, n) => ({
       chunk_id: `${file.path}#${n}`,

@@ -46,6 +46,8 @@ export class StoreCore {
   lastCommitAt = 0;
   /** Set by the maintenance scheduler; a write that left garbage calls it. */
   onGcWanted: () => void = () => undefined;
+  /** Searches under way, by start time: GC of superseded rows waits for those that began before it. */
+  private readonly reads = new Set<{ started: number; done: Promise<void> }>();
   private infoPromise: Promise<EmbedderInfo> | null = null;
   private tablePromise: Promise<VectorTable> | null = null;
   private readonly background = new Set<Promise<unknown>>();
@@ -133,6 +135,24 @@ export class StoreCore {
   noteCommit(): void {
     this.commitsSinceOptimize++;
     this.lastCommitAt = Date.now();
+  }
+
+  /** Runs a read, registered so that `readsBefore` can wait for it. */
+  async reading<T>(read: () => Promise<T>): Promise<T> {
+    let finish!: () => void;
+    const entry = { started: Date.now(), done: new Promise<void>((resolve) => (finish = resolve)) };
+    this.reads.add(entry);
+    try {
+      return await read();
+    } finally {
+      this.reads.delete(entry);
+      finish();
+    }
+  }
+
+  /** Resolves once every read that started before `time` has finished. */
+  async readsBefore(time: number): Promise<void> {
+    await Promise.all([...this.reads].filter((r) => r.started <= time).map((r) => r.done));
   }
 
   /** Background work close() waits for; its failure is logged, never thrown at a caller. */

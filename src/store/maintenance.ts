@@ -1,6 +1,6 @@
 import type { StoreCore } from "./core.js";
 import { errorMessage } from "./errors.js";
-import type { RetiredTable } from "./metadata.js";
+import type { Garbage, RetiredTable } from "./metadata.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
 import { VectorTable } from "./vector-table.js";
@@ -9,6 +9,8 @@ import type { Writer } from "./write.js";
 
 /** How soon after a delete GC runs: long enough to batch a burst of deletes into one Lance commit. */
 const GC_DEBOUNCE_MS = 250;
+/** Claims per Lance delete: 2,000 chunks' predicates stay well within what Lance parses quickly (4 deletes of 500 terms). */
+const GC_BATCH = 2000;
 
 /**
  * The store's housekeeping: GC of deleted vectors, recovery of writes a
@@ -70,28 +72,52 @@ export class Maintenance {
     await this.annBuild;
   }
 
-  /** Removes tombstoned vectors from Lance, then the tombstones: in that order, so a crash between leaves a retryable claim. */
+  /**
+   * Removes from Lance the vectors of deleted chunks and of superseded
+   * versions, then forgets the claims (tombstones, `gc_upto` marks): in that
+   * order, so a crash between leaves a claim that is simply retried.
+   */
   gc(): Promise<RunReport> {
     return this.exclusive(SETTINGS.lastGc, async () => {
       const { core } = this;
-      let removed = 0;
-      for (;;) {
-        const tombstones = await core.meta.tombstones(2000);
-        if (tombstones.length === 0) break;
-        const table = await core.vectorsIfBound();
-        if (table) {
-          await core.lock.run(async () => {
-            await core.catchUp(table);
-            const version = await table.deleteUpTo(tombstones.map((t) => ({ chunkId: t.chunk_id, generation: t.generation })));
-            if (version !== null) await core.meta.noteLanceVersion(table.name, version);
-          });
-          core.noteCommit();
-        }
-        await core.options.faults?.betweenGcDeletes?.();
-        removed += await core.meta.dropTombstones(tombstones);
-      }
-      return { removed, dropped_tables: await this.dropRetiredTables() };
+      const removed = await this.collect(() => core.meta.tombstones(GC_BATCH), (done) => core.meta.dropTombstones(done));
+      const superseded = await this.collect(
+        async () => {
+          const claims = await core.meta.superseded(GC_BATCH);
+          // A search that began before these versions were superseded may still look up their rows: let it finish first.
+          await core.readsBefore(Date.now());
+          return claims;
+        },
+        (done) => core.meta.clearSuperseded(done),
+      );
+      return { removed, superseded, dropped_tables: await this.dropRetiredTables() };
     });
+  }
+
+  /** Deletes each claim's rows (a chunk's, up to a generation) from Lance, then drops the claims, batch by batch. */
+  private async collect(next: () => Promise<Garbage[]>, forget: (done: readonly Garbage[]) => Promise<number>): Promise<number> {
+    const { core } = this;
+    let count = 0;
+    let previous = "";
+    for (;;) {
+      const claims = await next();
+      // A claim raised again meanwhile survives forget(); the next pass handles it, not this loop.
+      const signature = claims.map((c) => `${c.chunk_id}@${c.generation}`).join(",");
+      if (claims.length === 0 || signature === previous) break;
+      previous = signature;
+      const table = await core.vectorsIfBound();
+      if (table) {
+        await core.lock.run(async () => {
+          await core.catchUp(table);
+          const version = await table.deleteUpTo(claims.map((c) => ({ chunkId: c.chunk_id, generation: c.generation })));
+          if (version !== null) await core.meta.noteLanceVersion(table.name, version);
+        });
+        core.noteCommit();
+      }
+      await core.options.faults?.betweenGcDeletes?.();
+      count += await forget(claims);
+    }
+    return count;
   }
 
   /**

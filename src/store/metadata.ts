@@ -19,6 +19,7 @@ export interface ChunkWrite {
   contentHash: string;
 }
 
+/** One version of a chunk: the committed one (in `chunks`) or a pending one. */
 export interface ChunkRow {
   chunk_id: string;
   collection: string;
@@ -26,23 +27,37 @@ export interface ChunkRow {
   text: string;
   metadata: string;
   content_hash: string;
+  generation: number;
   created_at: number;
   updated_at: number;
 }
 
+/** A committed version with the state of the chunk's newest write: what "unchanged" is decided on. */
 export interface LiveChunk extends ChunkRow {
-  generation: number;
   status: RecordStatus;
   model: string;
+}
+
+/** What get_chunk shows: the committed version (or, before the first commit, the pending one) and any write in flight. */
+export interface ChunkVersionRow extends ChunkRow {
+  status: "committed" | "pending";
+  pending_generation: number | null;
+  pending_content_hash: string | null;
+  pending_updated_at: number | null;
 }
 
 export interface RecordRow {
   chunk_id: string;
   status: RecordStatus;
+  /** The newest write's generation. */
   generation: number;
   vector_committed: number;
   model: string;
   state_changed_at: number;
+  /** The generation search serves, or null before the first commit. */
+  committed_generation: number | null;
+  /** Lance rows of this chunk up to here are superseded, awaiting GC. */
+  gc_upto: number | null;
 }
 
 export interface PendingWork {
@@ -67,7 +82,8 @@ export interface ReindexWork {
   generation: number;
 }
 
-export interface Tombstone {
+/** Lance rows of `chunk_id` with a generation up to `generation` may be deleted. */
+export interface Garbage {
   chunk_id: string;
   generation: number;
 }
@@ -76,6 +92,14 @@ export interface StatusCounts {
   pending: number;
   committed: number;
   tombstone: number;
+  /** Pending records of chunks whose committed version keeps being served meanwhile. */
+  rewrites: number;
+  /** Records whose superseded Lance rows GC has not removed yet. */
+  superseded: number;
+  oldestPendingAt: number | null;
+  oldestTombstoneAt: number | null;
+  /** Live chunks: committed, or written and not yet committed. */
+  chunks: number;
 }
 
 const now = (): number => Date.now();
@@ -97,21 +121,6 @@ export function readSettingIfPresent<T>(path: string, key: string): T | undefine
     db.close();
   }
 }
-
-/**
- * The SQLite side of the store. Synchronous and transactional in
- * better-sqlite3's style; every multi-row change is one transaction, and
- * every write transaction is IMMEDIATE so concurrent processes queue on the
- * busy timeout instead of failing a lock upgrade.
- */
-/**
- * Chunks and records of a JSON list of ids. CROSS JOIN makes SQLite walk
- * the list and look each id up: given a choice it scanned every committed
- * record through the status index instead (1.8 ms a search at 10k chunks,
- * growing with the store; 0.18 ms this way).
- */
-const FROM_ID_LIST = `SELECT c.*, e.generation, e.status, e.model
-  FROM json_each(?) ids CROSS JOIN chunks c ON c.chunk_id = ids.value CROSS JOIN embedding_records e ON e.chunk_id = c.chunk_id`;
 
 export interface SearchScope {
   collection?: string;
@@ -138,97 +147,302 @@ function scopeSql(scope: SearchScope): { where: string; params: (string | number
   return { where, params };
 }
 
+/**
+ * Committed chunks of a JSON list of ids. CROSS JOIN makes SQLite walk the
+ * list and look each id up: given a choice it scanned every committed
+ * record through the status index instead (1.8 ms a search at 10k chunks,
+ * growing with the store; 0.18 ms this way).
+ */
+const COMMITTED_BY_IDS = "SELECT c.* FROM json_each(?) ids CROSS JOIN chunks c ON c.chunk_id = ids.value";
+
+/** get_chunk's view, for chunks picked by `picks` (a WHERE over c, and over p for chunks only pending). */
+function versionsSql(committedWhere: string, pendingWhere: string): string {
+  return `SELECT c.chunk_id, c.collection, c.doc_id, c.text, c.metadata, c.content_hash, c.generation, c.created_at, c.updated_at, 'committed' AS status,
+            p.generation AS pending_generation, p.content_hash AS pending_content_hash, p.updated_at AS pending_updated_at
+          FROM chunks c LEFT JOIN pending_chunks p ON p.chunk_id = c.chunk_id WHERE ${committedWhere}
+          UNION ALL
+          SELECT p.chunk_id, p.collection, p.doc_id, p.text, p.metadata, p.content_hash, p.generation, p.created_at, p.updated_at, 'pending',
+            NULL, NULL, NULL
+          FROM pending_chunks p WHERE ${pendingWhere} AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id)
+          ORDER BY chunk_id`;
+}
+
+/** The committed chunks among a JSON list of ids, in scope. */
+const committedSql = (where: string): string => `${COMMITTED_BY_IDS} WHERE 1${where}`;
+
+/**
+ * BM25 over the lexical index, best first, in scope. CROSS JOIN pins the
+ * full-text match as the outer loop: left to the planner, SQLite ran the
+ * MATCH once per chunk row (744 ms a query on 1,400 chunks).
+ */
+const keywordSql = (where: string): string =>
+  `SELECT c.*, -f.rank AS score FROM chunks_fts f CROSS JOIN chunks c ON c.seq = f.rowid
+   WHERE chunks_fts MATCH ?${where} ORDER BY f.rank LIMIT ?`;
+
+/** Filters compile to a handful of SQL shapes; preparing each once keeps searches cheap. */
+class StatementCache {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(readonly db: Database.Database) {}
+
+  get(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      if (this.statements.size > 256) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function readCommitted(cache: StatementCache, chunkIds: readonly string[], scope: SearchScope): ChunkRow[] {
+  if (chunkIds.length === 0) return [];
+  const { where, params } = scopeSql(scope);
+  return cache.get(committedSql(where)).all(JSON.stringify([...new Set(chunkIds)]), ...params) as ChunkRow[];
+}
+
+function readKeyword(cache: StatementCache, match: string, scope: SearchScope, limit: number): (ChunkRow & { score: number })[] {
+  const { where, params } = scopeSql(scope);
+  return cache.get(keywordSql(where)).all(match, ...params, limit) as (ChunkRow & { score: number })[];
+}
+
+/** One consistent read of what is committed: everything a search reads of SQLite. */
+export interface SnapshotView {
+  /** The committed versions among these chunks, in scope and matching the filter. */
+  committed(chunkIds: readonly string[], scope: SearchScope): Promise<ChunkRow[]>;
+  /** The best BM25 matches among committed chunks, in scope. */
+  keyword(match: string, scope: SearchScope, limit: number): Promise<(ChunkRow & { score: number })[]>;
+}
+
+/**
+ * Read-only connections for snapshots. A search holds one for its whole
+ * run, inside one read transaction: in WAL mode that transaction sees the
+ * database as of its first read, whatever writers commit meanwhile. More
+ * concurrent searches than connections wait for one.
+ */
+class SnapshotPool {
+  private readonly idle: StatementCache[] = [];
+  private readonly waiting: ((cache: StatementCache) => void)[] = [];
+  private open = 0;
+  private closed = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly busyTimeoutMs: number,
+    private readonly size: number,
+  ) {}
+
+  async run<T>(work: (view: SnapshotView) => Promise<T>): Promise<T> {
+    const cache = await this.acquire();
+    const db = cache.db;
+    db.exec("BEGIN");
+    try {
+      // The transaction's first read fixes its snapshot: before the caller looks at Lance.
+      db.prepare("SELECT 1 FROM generation_seq").get();
+      return await work({
+        committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope),
+        keyword: async (match, scope, limit) => readKeyword(cache, match, scope, limit),
+      });
+    } finally {
+      db.exec("COMMIT");
+      this.release(cache);
+    }
+  }
+
+  private acquire(): Promise<StatementCache> {
+    const ready = this.idle.pop();
+    if (ready) return Promise.resolve(ready);
+    if (this.open < this.size) {
+      this.open++;
+      const db = new Database(this.path, { readonly: true, fileMustExist: true });
+      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      return Promise.resolve(new StatementCache(db));
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(cache: StatementCache): void {
+    const next = this.waiting.shift();
+    if (next) next(cache);
+    else if (this.closed) cache.db.close();
+    else this.idle.push(cache);
+  }
+
+  /** Closes idle connections now and busy ones as their searches finish. */
+  close(): void {
+    this.closed = true;
+    for (const cache of this.idle.splice(0)) cache.db.close();
+  }
+}
+
+/**
+ * Snapshot connections per store: enough for the concurrent searches of a
+ * busy HTTP server (searches beyond wait a few ms for one), few enough that
+ * each holds little memory.
+ */
+const SNAPSHOT_CONNECTIONS = 8;
+
+interface PendingRow extends ChunkRow {
+  prev_generation: number | null;
+  write_set: number | null;
+  vector_written: number;
+}
+
+/**
+ * The SQLite side of the store: what exists, in which versions, and the
+ * commit state of each write (docs/ARCHITECTURE.md). Transactional in
+ * better-sqlite3's style: every multi-row change is one transaction, and
+ * every write transaction is IMMEDIATE so concurrent processes queue on the
+ * busy timeout instead of failing a lock upgrade. Methods return promises
+ * so that another backend can stand behind the same calls.
+ */
 export class MetadataDb {
   readonly db: Database.Database;
   private readonly stmts;
-  private readonly statementCache = new Map<string, Database.Statement>();
+  private readonly statementCache: StatementCache;
+  private readonly snapshots: SnapshotPool;
 
   constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
     this.db = new Database(path);
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+    this.statementCache = new StatementCache(this.db);
+    this.snapshots = new SnapshotPool(path, busyTimeoutMs, SNAPSHOT_CONNECTIONS);
+    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     this.db.pragma("journal_mode = WAL");
     // FULL: an acknowledged write must survive power loss, not only a process crash.
     this.db.pragma("synchronous = FULL");
-    // V004 removed the only foreign key; enforcement stays on so any
-    // future reference is checked, and so V001-V003 behave as written.
+    // Enforced, so V001-V003 behave as written and write_sets references are checked.
     this.db.pragma("foreign_keys = ON");
     migrate(this.db);
     const db = this.db;
     this.stmts = {
       allocate: db.prepare<[{ count: number }], { first: number }>("UPDATE generation_seq SET next = next + @count WHERE id = 1 RETURNING next - @count AS first"),
-      upsertChunk: db.prepare(
-        `INSERT INTO chunks (chunk_id, collection, doc_id, text, metadata, content_hash, created_at, updated_at)
-         VALUES (@chunkId, @collection, @docId, @text, @metadata, @contentHash, @now, @now)
-         ON CONFLICT(chunk_id) DO UPDATE SET collection = excluded.collection, doc_id = excluded.doc_id, text = excluded.text,
-           metadata = excluded.metadata, content_hash = excluded.content_hash, updated_at = excluded.updated_at`,
+      record: db.prepare<[string], { status: RecordStatus; generation: number }>("SELECT status, generation FROM embedding_records WHERE chunk_id = ?"),
+      upsertPending: db.prepare(
+        `INSERT INTO pending_chunks (chunk_id, generation, collection, doc_id, text, metadata, content_hash, prev_generation, write_set, vector_written, created_at, updated_at)
+         VALUES (@chunkId, @generation, @collection, @docId, @text, @metadata, @contentHash, @prev, @writeSet, 0, @now, @now)
+         ON CONFLICT(chunk_id) DO UPDATE SET generation = excluded.generation, collection = excluded.collection, doc_id = excluded.doc_id,
+           text = excluded.text, metadata = excluded.metadata, content_hash = excluded.content_hash, prev_generation = excluded.prev_generation,
+           write_set = excluded.write_set, vector_written = 0, updated_at = excluded.updated_at`,
       ),
+      pendingWriteSet: db.prepare<[string], { write_set: number | null }>("SELECT write_set FROM pending_chunks WHERE chunk_id = ?"),
       upsertRecord: db.prepare(
-        `INSERT INTO embedding_records (chunk_id, model, dimension, status, vector_committed, generation, created_at, updated_at, state_changed_at)
-         VALUES (@chunkId, @model, @dimension, 'pending', 0, @generation, @now, @now, @now)
+        `INSERT INTO embedding_records (chunk_id, model, dimension, status, vector_committed, generation, created_at, updated_at, state_changed_at, gc_upto)
+         VALUES (@chunkId, @model, @dimension, 'pending', 0, @generation, @now, @now, @now, @gcNow)
          ON CONFLICT(chunk_id) DO UPDATE SET model = excluded.model, dimension = excluded.dimension, status = 'pending',
-           vector_committed = 0, generation = excluded.generation, updated_at = excluded.updated_at, state_changed_at = excluded.state_changed_at`,
+           vector_committed = 0, generation = excluded.generation, updated_at = excluded.updated_at, state_changed_at = excluded.state_changed_at,
+           gc_upto = CASE WHEN excluded.gc_upto IS NULL THEN gc_upto ELSE MAX(COALESCE(gc_upto, 0), excluded.gc_upto) END`,
       ),
-      commit: db.prepare(
-        `UPDATE embedding_records SET status = 'committed', vector_committed = 1, updated_at = @now, state_changed_at = @now
+      pendingByKey: db.prepare<[{ chunkId: string; generation: number }], PendingRow>("SELECT * FROM pending_chunks WHERE chunk_id = @chunkId AND generation = @generation"),
+      markWritten: db.prepare("UPDATE pending_chunks SET vector_written = 1 WHERE chunk_id = ?"),
+      promote: db.prepare(
+        `INSERT INTO chunks (chunk_id, collection, doc_id, text, metadata, content_hash, generation, created_at, updated_at)
+         SELECT chunk_id, collection, doc_id, text, metadata, content_hash, generation, created_at, @now FROM pending_chunks WHERE chunk_id = @chunkId
+         ON CONFLICT(chunk_id) DO UPDATE SET collection = excluded.collection, doc_id = excluded.doc_id, text = excluded.text,
+           metadata = excluded.metadata, content_hash = excluded.content_hash, generation = excluded.generation, updated_at = excluded.updated_at`,
+      ),
+      dropPending: db.prepare("DELETE FROM pending_chunks WHERE chunk_id = ?"),
+      commitRecord: db.prepare(
+        `UPDATE embedding_records SET status = 'committed', vector_committed = 1, updated_at = @now, state_changed_at = @now,
+           gc_upto = CASE WHEN @prev IS NULL THEN gc_upto ELSE MAX(COALESCE(gc_upto, 0), @prev) END
          WHERE chunk_id = @chunkId AND generation = @generation AND status = 'pending'`,
       ),
-      liveByIds: db.prepare<[string], LiveChunk>(FROM_ID_LIST),
-      docChunks: db.prepare<[{ docId: string; collection: string | null }], LiveChunk>(
-        `SELECT c.*, e.generation, e.status, e.model FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
-         WHERE c.doc_id = @docId AND (@collection IS NULL OR c.collection = @collection) ORDER BY c.chunk_id`,
+      newWriteSet: db.prepare<[{ collection: string; docId: string; now: number }], { id: number }>(
+        "INSERT INTO write_sets (collection, doc_id, created_at) VALUES (@collection, @docId, @now) RETURNING id",
       ),
-      deleteDocExcept: db.prepare<[{ docId: string; collection: string; keep: string }], { chunk_id: string }>(
-        `DELETE FROM chunks WHERE doc_id = @docId AND collection = @collection
-         AND chunk_id NOT IN (SELECT value FROM json_each(@keep)) RETURNING chunk_id`,
+      addRemoval: db.prepare("INSERT INTO write_set_removals (write_set, chunk_id, up_to_generation) VALUES (?, ?, ?)"),
+      writeSetUnwritten: db.prepare<[number], { one: number }>("SELECT 1 AS one FROM pending_chunks WHERE write_set = ? AND vector_written = 0 LIMIT 1"),
+      writeSetMembers: db.prepare<[number], PendingRow>("SELECT * FROM pending_chunks WHERE write_set = ?"),
+      writeSetRemovals: db.prepare<[number], { chunk_id: string; up_to_generation: number }>(
+        "SELECT chunk_id, up_to_generation FROM write_set_removals WHERE write_set = ?",
       ),
-      deleteIds: db.prepare<[string], { chunk_id: string }>("DELETE FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?)) RETURNING chunk_id"),
-      deleteDoc: db.prepare<[{ docId: string; collection: string | null }], { chunk_id: string }>(
-        "DELETE FROM chunks WHERE doc_id = @docId AND (@collection IS NULL OR collection = @collection) RETURNING chunk_id",
+      dropWriteSet: db.prepare("DELETE FROM write_sets WHERE id = ?"),
+      // A delete: the chunks row goes (its trigger tombstones the record), the pending version too, and a chunk never committed is tombstoned here.
+      deleteCommitted: db.prepare("DELETE FROM chunks WHERE chunk_id = ?"),
+      tombstone: db.prepare(
+        "UPDATE embedding_records SET status = 'tombstone', updated_at = @now, state_changed_at = @now WHERE chunk_id = @chunkId AND status != 'tombstone'",
       ),
-      tombstones: db.prepare<[number], Tombstone>("SELECT chunk_id, generation FROM embedding_records WHERE status = 'tombstone' ORDER BY state_changed_at LIMIT ?"),
+      liveByIds: db.prepare<[string], LiveChunk>(
+        `SELECT c.*, e.status, e.model FROM json_each(?) ids CROSS JOIN chunks c ON c.chunk_id = ids.value CROSS JOIN embedding_records e ON e.chunk_id = c.chunk_id`,
+      ),
+      versionsByIds: db.prepare<[string, string], ChunkVersionRow>(
+        versionsSql("c.chunk_id IN (SELECT value FROM json_each(?))", "p.chunk_id IN (SELECT value FROM json_each(?))"),
+      ),
+      // Two statements, not `(@collection IS NULL OR ...)`: that form cannot use the (collection, doc_id) indexes.
+      versionsOfDoc: db.prepare<[string, string], ChunkVersionRow>(versionsSql("c.doc_id = ?", "p.doc_id = ?")),
+      versionsOfDocIn: db.prepare<[string, string, string, string], ChunkVersionRow>(
+        versionsSql("c.collection = ? AND c.doc_id = ?", "p.collection = ? AND p.doc_id = ?"),
+      ),
+      idsOfDoc: db.prepare<[string, string], { chunk_id: string }>(
+        "SELECT chunk_id FROM chunks WHERE doc_id = ? UNION SELECT chunk_id FROM pending_chunks WHERE doc_id = ?",
+      ),
+      idsOfDocIn: db.prepare<[string, string, string, string], { chunk_id: string }>(
+        "SELECT chunk_id FROM chunks WHERE collection = ? AND doc_id = ? UNION SELECT chunk_id FROM pending_chunks WHERE collection = ? AND doc_id = ?",
+      ),
+      existingIds: db.prepare<[string, string], { chunk_id: string }>(
+        `SELECT chunk_id FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?))
+         UNION SELECT chunk_id FROM pending_chunks WHERE chunk_id IN (SELECT value FROM json_each(?))`,
+      ),
+      docRecords: db.prepare<[string, string, string, string], { chunk_id: string; generation: number }>(
+        `SELECT e.chunk_id, e.generation FROM embedding_records e
+         WHERE e.chunk_id IN (SELECT chunk_id FROM chunks WHERE collection = ? AND doc_id = ? UNION SELECT chunk_id FROM pending_chunks WHERE collection = ? AND doc_id = ?)`,
+      ),
+      tombstones: db.prepare<[number], Garbage>("SELECT chunk_id, generation FROM embedding_records WHERE status = 'tombstone' ORDER BY state_changed_at LIMIT ?"),
       dropTombstone: db.prepare("DELETE FROM embedding_records WHERE chunk_id = @chunk_id AND generation = @generation AND status = 'tombstone'"),
+      superseded: db.prepare<[number], Garbage>("SELECT chunk_id, gc_upto AS generation FROM embedding_records WHERE gc_upto IS NOT NULL LIMIT ?"),
+      clearSuperseded: db.prepare("UPDATE embedding_records SET gc_upto = NULL WHERE chunk_id = @chunk_id AND gc_upto = @generation"),
       pending: db.prepare<[number, number], PendingWork>(
-        `SELECT e.chunk_id, e.generation, c.collection, c.doc_id, c.text
-         FROM embedding_records e JOIN chunks c ON c.chunk_id = e.chunk_id
-         WHERE e.status = 'pending' AND e.state_changed_at <= ? ORDER BY e.state_changed_at LIMIT ?`,
+        `SELECT p.chunk_id, p.generation, p.collection, p.doc_id, p.text
+         FROM embedding_records e CROSS JOIN pending_chunks p ON p.chunk_id = e.chunk_id
+         WHERE e.status = 'pending' AND e.state_changed_at <= ? AND p.vector_written = 0 ORDER BY e.state_changed_at LIMIT ?`,
       ),
-      records: db.prepare<[], RecordRow>("SELECT chunk_id, status, generation, vector_committed, model, state_changed_at FROM embedding_records"),
+      records: db.prepare<[], RecordRow>(
+        `SELECT e.chunk_id, e.status, e.generation, e.vector_committed, e.model, e.state_changed_at, e.gc_upto, c.generation AS committed_generation
+         FROM embedding_records e LEFT JOIN chunks c ON c.chunk_id = e.chunk_id`,
+      ),
       recordsByIds: db.prepare<[string], RecordRow>(
-        `SELECT chunk_id, status, generation, vector_committed, model, state_changed_at FROM embedding_records
-         WHERE chunk_id IN (SELECT value FROM json_each(?))`,
+        `SELECT e.chunk_id, e.status, e.generation, e.vector_committed, e.model, e.state_changed_at, e.gc_upto, c.generation AS committed_generation
+         FROM embedding_records e LEFT JOIN chunks c ON c.chunk_id = e.chunk_id WHERE e.chunk_id IN (SELECT value FROM json_each(?))`,
       ),
-      repend: db.prepare(
+      // A new pending version copied from the committed one: the re-write of a vector Lance lost, duplicated or holds for another model.
+      pendingFromCommitted: db.prepare(
+        `INSERT INTO pending_chunks (chunk_id, generation, collection, doc_id, text, metadata, content_hash, prev_generation, write_set, vector_written, created_at, updated_at)
+         SELECT chunk_id, @newGeneration, collection, doc_id, text, metadata, content_hash, generation, NULL, 0, @now, @now FROM chunks
+         WHERE chunk_id = @chunk_id AND generation = @generation`,
+      ),
+      rependRecord: db.prepare(
         `UPDATE embedding_records SET status = 'pending', vector_committed = 0, generation = @newGeneration, updated_at = @now, state_changed_at = @now
-         WHERE chunk_id = @chunk_id AND generation = @generation AND status = 'committed'`,
+         WHERE chunk_id = @chunk_id AND generation = @generation AND status = @status`,
       ),
+      regeneratePending: db.prepare("UPDATE pending_chunks SET generation = @newGeneration, vector_written = 0, updated_at = @now WHERE chunk_id = @chunk_id AND generation = @generation"),
       counts: db.prepare<[], { status: RecordStatus; n: number; oldest: number }>(
         "SELECT status, COUNT(*) AS n, MIN(state_changed_at) AS oldest FROM embedding_records GROUP BY status",
       ),
+      rewriteCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM pending_chunks p WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id)"),
+      supersededCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM embedding_records WHERE gc_upto IS NOT NULL"),
       lexicalMissing: db.prepare<[], { chunk_id: string }>("SELECT chunk_id FROM chunks WHERE seq NOT IN (SELECT rowid FROM chunks_fts)"),
       lexicalExtra: db.prepare<[], { rowid: number }>("SELECT rowid FROM chunks_fts WHERE rowid NOT IN (SELECT seq FROM chunks)"),
       committedAfter: db.prepare<[{ seq: number; limit: number }], ReindexWork>(
-        `SELECT c.seq, c.chunk_id, c.collection, c.doc_id, c.text, e.generation FROM chunks c JOIN embedding_records e ON e.chunk_id = c.chunk_id
-         WHERE c.seq > @seq AND e.status = 'committed' ORDER BY c.seq LIMIT @limit`,
+        `SELECT seq, chunk_id, collection, doc_id, text, generation FROM chunks WHERE seq > @seq ORDER BY seq LIMIT @limit`,
       ),
       committedSince: db.prepare<[{ generation: number }], ReindexWork>(
-        `SELECT c.seq, c.chunk_id, c.collection, c.doc_id, c.text, e.generation FROM embedding_records e JOIN chunks c ON c.chunk_id = e.chunk_id
-         WHERE e.generation >= @generation AND e.status = 'committed' ORDER BY e.generation`,
+        `SELECT seq, chunk_id, collection, doc_id, text, generation FROM chunks WHERE generation >= @generation ORDER BY generation`,
       ),
-      changedSince: db.prepare<[{ generation: number }], Tombstone>(
-        "SELECT chunk_id, generation FROM embedding_records WHERE generation >= @generation AND status IN ('pending', 'committed')",
-      ),
-      rependAny: db.prepare(
-        `UPDATE embedding_records SET status = 'pending', vector_committed = 0, generation = @newGeneration, updated_at = @now, state_changed_at = @now
-         WHERE chunk_id = @chunk_id AND generation = @generation`,
+      changedSince: db.prepare<[{ generation: number }], { chunk_id: string; generation: number; status: RecordStatus }>(
+        "SELECT chunk_id, generation, status FROM embedding_records WHERE generation >= @generation AND status IN ('pending', 'committed')",
       ),
       rebindRecords: db.prepare("UPDATE embedding_records SET model = @model, dimension = @dimension, updated_at = @now WHERE status != 'tombstone'"),
       nextGeneration: db.prepare<[], { next: number }>("SELECT next FROM generation_seq WHERE id = 1"),
       chunksUpTo: db.prepare<[{ seq: number }], { n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE seq <= @seq"),
       deleteSetting: db.prepare("DELETE FROM store_settings WHERE key = ?"),
-      hasCollection: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM chunks WHERE collection = ? LIMIT 1"),
-      collections: db.prepare<[number], { collection: string }>("SELECT DISTINCT collection FROM chunks ORDER BY collection LIMIT ?"),
+      hasCollection: db.prepare<[string, string], { one: number }>(
+        "SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM chunks WHERE collection = ?) OR EXISTS (SELECT 1 FROM pending_chunks WHERE collection = ?)",
+      ),
+      collections: db.prepare<[number], { collection: string }>(
+        "SELECT collection FROM (SELECT DISTINCT collection FROM chunks UNION SELECT DISTINCT collection FROM pending_chunks) ORDER BY collection LIMIT ?",
+      ),
       tombstoneCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM embedding_records WHERE status = 'tombstone'"),
-      chunkCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM chunks"),
       getSetting: db.prepare<[string], { value: string }>("SELECT value FROM store_settings WHERE key = ?"),
       setSetting: db.prepare(
         "INSERT INTO store_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -245,9 +459,12 @@ export class MetadataDb {
   }
 
   /**
-   * Step 1: chunks and their `pending` records, with fresh generations, in
-   * one transaction. With `replace`, the same transaction deletes the
-   * document's other chunks, so replacing a document is atomic.
+   * Step 1: each chunk's new version goes to `pending_chunks` under a fresh
+   * generation and its record to `pending`, in one transaction; the
+   * committed version stays in `chunks`, served until step 3. With
+   * `replace`, the new chunks form a write set that commits as one and
+   * removes the document's other chunks with it; a replacement that writes
+   * nothing new removes them at once.
    *
    * Unless `durable`, the commit skips its fsync: nothing is acknowledged
    * at step 1, and step 3's fully synchronous commit flushes the WAL,
@@ -264,15 +481,39 @@ export class MetadataDb {
     try {
       return this.db
         .transaction(() => {
-          const removed = replace ? this.stmts.deleteDocExcept.all({ ...replace, keep: JSON.stringify(replace.keep) }).map((r) => r.chunk_id) : [];
-          const first = this.allocate(chunks.length);
           const t = now();
+          let writeSet: number | null = null;
+          let removed: string[] = [];
+          if (replace) {
+            const keep = new Set(replace.keep);
+            const doomed = this.stmts.docRecords
+              .all(replace.collection, replace.docId, replace.collection, replace.docId)
+              .filter((r) => !keep.has(r.chunk_id));
+            removed = doomed.map((r) => r.chunk_id);
+            if (chunks.length === 0) {
+              this.deleteNow(removed, t);
+            } else {
+              // Even without removals: the document's changed chunks switch together, not one flush at a time.
+              writeSet = this.stmts.newWriteSet.get({ collection: replace.collection, docId: replace.docId, now: t })!.id;
+              for (const r of doomed) this.stmts.addRemoval.run(writeSet, r.chunk_id, r.generation);
+            }
+          }
+          const first = this.allocate(chunks.length);
+          const orphanedSets = new Set<number>();
           const generations = chunks.map((chunk, i) => {
             const generation = first + i;
-            this.stmts.upsertChunk.run({ ...chunk, now: t });
-            this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t });
+            const record = this.stmts.record.get(chunk.chunkId);
+            const superseded = this.stmts.pendingWriteSet.get(chunk.chunkId)?.write_set;
+            if (superseded !== undefined && superseded !== null) orphanedSets.add(superseded);
+            // The version this one replaces once committed; a tombstone's rows are garbage already.
+            const prev = record && record.status !== "tombstone" ? record.generation : null;
+            const gcNow = record?.status === "tombstone" ? record.generation : null;
+            this.stmts.upsertPending.run({ ...chunk, generation, prev, writeSet, now: t });
+            this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t, gcNow });
             return generation;
           });
+          // A write set that just lost a member to this write may now be complete.
+          for (const id of orphanedSets) if (id !== writeSet) this.completeWriteSet(id, t);
           return { generations, removed };
         })
         .immediate();
@@ -282,9 +523,12 @@ export class MetadataDb {
   }
 
   /**
-   * Step 3: compare-and-set `pending` -> `committed` for exactly the
-   * generations Lance now holds. A record superseded or deleted meanwhile is
-   * left alone.
+   * Step 3: for exactly the (chunk_id, generation) pairs Lance now holds
+   * and that are still the chunk's pending version, the pending version
+   * becomes the committed one: text, metadata and the generation search
+   * accepts switch in this one transaction, and the superseded version's
+   * Lance rows are handed to GC. A member of a write set is only marked
+   * written; the set commits as a whole with its last member.
    */
   async commit(keys: readonly { chunkId: string; generation: number }[], fault?: () => void): Promise<number> {
     return this.db
@@ -292,10 +536,88 @@ export class MetadataDb {
         fault?.();
         const t = now();
         let changed = 0;
-        for (const key of keys) changed += this.stmts.commit.run({ ...key, now: t }).changes;
+        const sets = new Set<number>();
+        for (const key of keys) {
+          const row = this.stmts.pendingByKey.get(key);
+          if (!row) continue;
+          if (row.write_set !== null) {
+            this.stmts.markWritten.run(key.chunkId);
+            sets.add(row.write_set);
+          } else {
+            changed += this.promote(row, t);
+          }
+        }
+        for (const id of sets) changed += this.completeWriteSet(id, t);
         return changed;
       })
       .immediate();
+  }
+
+  private promote(row: PendingRow, t: number): number {
+    this.stmts.promote.run({ chunkId: row.chunk_id, now: t });
+    this.stmts.dropPending.run(row.chunk_id);
+    return this.stmts.commitRecord.run({ chunkId: row.chunk_id, generation: row.generation, prev: row.prev_generation, now: t }).changes;
+  }
+
+  /** Commits a write set once all its members' vectors are in Lance: the new chunks appear and the removed ones go together. */
+  private completeWriteSet(id: number, t: number): number {
+    if (this.stmts.writeSetUnwritten.get(id)) return 0;
+    let changed = 0;
+    for (const row of this.stmts.writeSetMembers.all(id)) changed += this.promote(row, t);
+    const removals = this.stmts.writeSetRemovals.all(id);
+    const current = new Map(
+      removals.map((r) => [r.chunk_id, this.stmts.record.get(r.chunk_id)] as const),
+    );
+    // Chunks written again after the replacement was issued are newer than it: left alone.
+    this.deleteNow(
+      removals.filter((r) => {
+        const record = current.get(r.chunk_id);
+        return record !== undefined && record.status !== "tombstone" && record.generation <= r.up_to_generation;
+      }).map((r) => r.chunk_id),
+      t,
+    );
+    this.stmts.dropWriteSet.run(id);
+    return changed;
+  }
+
+  /** Deletes chunks, both versions, tombstoning their records; inside the caller's transaction. */
+  private deleteNow(chunkIds: readonly string[], t: number): void {
+    for (const chunkId of chunkIds) {
+      this.stmts.dropPending.run(chunkId);
+      this.stmts.deleteCommitted.run(chunkId);
+      this.stmts.tombstone.run({ chunkId, now: t });
+    }
+  }
+
+  private deleteInTransaction(find: () => string[]): Promise<string[]> {
+    return Promise.resolve(
+      this.db
+        .transaction(() => {
+          const t = now();
+          const ids = find();
+          const sets = new Set<number>();
+          for (const id of ids) {
+            const set = this.stmts.pendingWriteSet.get(id)?.write_set;
+            if (set !== undefined && set !== null) sets.add(set);
+          }
+          this.deleteNow(ids, t);
+          // A replacement whose unwritten members were all deleted is complete now.
+          for (const id of sets) this.completeWriteSet(id, t);
+          return ids;
+        })
+        .immediate(),
+    );
+  }
+
+  async deleteChunks(chunkIds: readonly string[]): Promise<string[]> {
+    const list = JSON.stringify(chunkIds);
+    return this.deleteInTransaction(() => this.stmts.existingIds.all(list, list).map((r) => r.chunk_id));
+  }
+
+  async deleteDocument(docId: string, collection: string | null): Promise<string[]> {
+    return this.deleteInTransaction(() =>
+      (collection === null ? this.stmts.idsOfDoc.all(docId, docId) : this.stmts.idsOfDocIn.all(collection, docId, collection, docId)).map((r) => r.chunk_id),
+    );
   }
 
   /** Each Lance write records the table's new version, so other processes know to refresh before they read or write. */
@@ -307,33 +629,34 @@ export class MetadataDb {
     return Number(this.stmts.getSetting.get(`lance_version:${table}`)?.value ?? 0);
   }
 
+  /** Committed versions with the state of each chunk's newest write. */
   async live(chunkIds: readonly string[]): Promise<LiveChunk[]> {
     return this.stmts.liveByIds.all(JSON.stringify([...new Set(chunkIds)]));
   }
 
-  /**
-   * The given chunks that search may return (I1): committed, in scope and
-   * matching the filter. The caller still checks each Lance hit's generation.
-   */
-  async searchable(chunkIds: readonly string[], scope: SearchScope): Promise<LiveChunk[]> {
-    const { where, params } = scopeSql(scope);
-    return this.cached(`${FROM_ID_LIST} WHERE e.status = 'committed'${where}`).all(JSON.stringify([...new Set(chunkIds)]), ...params) as LiveChunk[];
+  /** Committed versions, or the pending one of a chunk never committed, with any write in flight. */
+  async versions(chunkIds: readonly string[]): Promise<ChunkVersionRow[]> {
+    const list = JSON.stringify([...new Set(chunkIds)]);
+    return this.stmts.versionsByIds.all(list, list);
+  }
+
+  async documentVersions(docId: string, collection: string | null): Promise<ChunkVersionRow[]> {
+    return collection === null ? this.stmts.versionsOfDoc.all(docId, docId) : this.stmts.versionsOfDocIn.all(collection, docId, collection, docId);
   }
 
   /**
-   * BM25 over the lexical index, best first, restricted like `searchable`.
-   * `score` is BM25 (higher is better). CROSS JOIN pins the full-text match
-   * as the outer loop: left to the planner, SQLite ran the MATCH once per
-   * chunk row (744 ms a query on 1,400 chunks).
+   * Runs `work` on one consistent read of what is committed (see
+   * SnapshotPool): a search takes it before it asks Lance, so every chunk
+   * it returns is in the version committed at that moment, on both sides of
+   * a hybrid search.
    */
-  async keywordSearch(match: string, scope: SearchScope, limit: number): Promise<(LiveChunk & { score: number })[]> {
-    const { where, params } = scopeSql(scope);
-    return this.cached(
-      `SELECT c.*, e.generation, e.status, e.model, -f.rank AS score
-       FROM chunks_fts f CROSS JOIN chunks c ON c.seq = f.rowid CROSS JOIN embedding_records e ON e.chunk_id = c.chunk_id
-       WHERE chunks_fts MATCH ? AND e.status = 'committed'${where}
-       ORDER BY f.rank LIMIT ?`,
-    ).all(match, ...params, limit) as (LiveChunk & { score: number })[];
+  snapshot<T>(work: (view: SnapshotView) => Promise<T>): Promise<T> {
+    return this.snapshots.run(work);
+  }
+
+  /** The committed versions among these chunks as of now, in scope. */
+  async committed(chunkIds: readonly string[], scope: SearchScope): Promise<ChunkRow[]> {
+    return readCommitted(this.statementCache, chunkIds, scope);
   }
 
   /** Committed chunks in `seq` order after a cursor: the resumable scan of a reindex. */
@@ -347,7 +670,7 @@ export class MetadataDb {
   }
 
   async hasCollection(collection: string): Promise<boolean> {
-    return this.stmts.hasCollection.get(collection) !== undefined;
+    return this.stmts.hasCollection.get(collection, collection) !== undefined;
   }
 
   async collections(limit: number): Promise<string[]> {
@@ -364,10 +687,10 @@ export class MetadataDb {
 
   /**
    * The atomic end of a reindex: binds the store to the new model and
-   * table, and sends every record written since the last copy pass back to
-   * `pending` under a new generation, so a write that raced the switch can
-   * never commit a vector into the old table (its step 3 compare-and-set
-   * fails) and recovery re-embeds it with the new model.
+   * table, and gives every chunk written since the last copy pass a new
+   * pending version under a new generation, so a write that raced the
+   * switch can never commit a vector into the old table (its step 3
+   * compare-and-set fails) and recovery re-embeds it with the new model.
    */
   async switchModel(change: { model: EmbedderInfo; table: string; changedSince: number; retire: string }): Promise<number> {
     return this.db
@@ -375,7 +698,7 @@ export class MetadataDb {
         const t = now();
         const changed = this.stmts.changedSince.all({ generation: change.changedSince });
         const first = this.allocate(changed.length);
-        changed.forEach((row, i) => this.stmts.rependAny.run({ chunk_id: row.chunk_id, generation: row.generation, newGeneration: first + i, now: t }));
+        changed.forEach((row, i) => this.repend(row, first + i, t));
         this.stmts.rebindRecords.run({ model: modelKey(change.model), dimension: change.model.dimension, now: t });
         this.writeSetting(SETTINGS.model, change.model);
         this.writeSetting(SETTINGS.table, change.table);
@@ -384,6 +707,14 @@ export class MetadataDb {
         return changed.length;
       })
       .immediate();
+  }
+
+  /** A write of the chunk's current content under a new generation: a pending write is re-numbered, a committed version copied. */
+  private repend(row: { chunk_id: string; generation: number; status: RecordStatus }, newGeneration: number, t: number): number {
+    const key = { chunk_id: row.chunk_id, generation: row.generation, newGeneration, now: t };
+    if (row.status === "pending") this.stmts.regeneratePending.run(key);
+    else this.stmts.pendingFromCommitted.run(key);
+    return this.stmts.rependRecord.run({ ...key, status: row.status }).changes;
   }
 
   async deleteSetting(key: string): Promise<void> {
@@ -411,43 +742,28 @@ export class MetadataDb {
       .immediate();
   }
 
-  /** Filters compile to a handful of SQL shapes; preparing each once keeps searches cheap. */
-  private cached(sql: string): Database.Statement {
-    let statement = this.statementCache.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      if (this.statementCache.size > 256) this.statementCache.clear();
-      this.statementCache.set(sql, statement);
-    }
-    return statement;
-  }
-
-  async documentChunks(docId: string, collection: string | null): Promise<LiveChunk[]> {
-    return this.stmts.docChunks.all({ docId, collection });
-  }
-
-  async deleteChunks(chunkIds: readonly string[]): Promise<string[]> {
-    return this.db.transaction(() => this.stmts.deleteIds.all(JSON.stringify(chunkIds)).map((r) => r.chunk_id)).immediate();
-  }
-
-  async deleteDocument(docId: string, collection: string | null): Promise<string[]> {
-    return this.db.transaction(() => this.stmts.deleteDoc.all({ docId, collection }).map((r) => r.chunk_id)).immediate();
-  }
-
-  async tombstones(limit: number): Promise<Tombstone[]> {
+  async tombstones(limit: number): Promise<Garbage[]> {
     return this.stmts.tombstones.all(limit);
   }
 
-  async dropTombstones(rows: readonly Tombstone[]): Promise<number> {
-    return this.db
-      .transaction(() => rows.reduce((n, row) => n + this.stmts.dropTombstone.run(row).changes, 0))
-      .immediate();
+  async dropTombstones(rows: readonly Garbage[]): Promise<number> {
+    return this.db.transaction(() => rows.reduce((n, row) => n + this.stmts.dropTombstone.run(row).changes, 0)).immediate();
   }
 
+  /** Chunks whose superseded versions still have Lance rows, with the generation up to which they may go. */
+  async superseded(limit: number): Promise<Garbage[]> {
+    return this.stmts.superseded.all(limit);
+  }
+
+  /** Forgets superseded rows GC has deleted; a mark raised meanwhile (a newer commit) stays for the next pass. */
+  async clearSuperseded(rows: readonly Garbage[]): Promise<number> {
+    return this.db.transaction(() => rows.reduce((n, row) => n + this.stmts.clearSuperseded.run(row).changes, 0)).immediate();
+  }
+
+  /** Pending versions whose vectors are not in Lance yet, oldest first, written before `olderThan`. */
   async pending(olderThan: number, limit: number): Promise<PendingWork[]> {
     return this.stmts.pending.all(olderThan, limit);
   }
-
 
   async allRecords(): Promise<RecordRow[]> {
     return this.stmts.records.all();
@@ -458,29 +774,32 @@ export class MetadataDb {
   }
 
   /**
-   * Sends committed records back to `pending` under a new generation, for
-   * vectors Lance lost or duplicated: the re-write supersedes whatever Lance
-   * holds for the old generation, which then becomes garbage.
+   * Gives committed chunks a new pending version of their current content,
+   * for vectors Lance lost or duplicated: the re-write supersedes whatever
+   * Lance holds for the old generation, which GC then removes. The
+   * committed version is served meanwhile.
    */
-  async repend(keys: readonly Tombstone[]): Promise<number> {
+  async rependCommitted(keys: readonly Garbage[]): Promise<number> {
     if (keys.length === 0) return 0;
     return this.db
       .transaction(() => {
         const first = this.allocate(keys.length);
         const t = now();
-        return keys.reduce((n, key, i) => n + this.stmts.repend.run({ ...key, newGeneration: first + i, now: t }).changes, 0);
+        return keys.reduce((n, key, i) => n + this.repend({ ...key, status: "committed" }, first + i, t), 0);
       })
       .immediate();
   }
 
-  async counts(): Promise<StatusCounts & { oldestPendingAt: number | null; oldestTombstoneAt: number | null; chunks: number }> {
-    const out = { pending: 0, committed: 0, tombstone: 0, oldestPendingAt: null as number | null, oldestTombstoneAt: null as number | null, chunks: 0 };
+  async counts(): Promise<StatusCounts> {
+    const out: StatusCounts = { pending: 0, committed: 0, tombstone: 0, rewrites: 0, superseded: 0, oldestPendingAt: null, oldestTombstoneAt: null, chunks: 0 };
     for (const row of this.stmts.counts.all()) {
       out[row.status] = row.n;
       if (row.status === "pending") out.oldestPendingAt = row.oldest;
       if (row.status === "tombstone") out.oldestTombstoneAt = row.oldest;
     }
-    out.chunks = this.stmts.chunkCount.get()!.n;
+    out.chunks = out.pending + out.committed;
+    out.rewrites = this.stmts.rewriteCount.get()!.n;
+    out.superseded = this.stmts.supersededCount.get()!.n;
     return out;
   }
 
@@ -519,6 +838,8 @@ export class MetadataDb {
   }
 
   close(): void {
+    this.snapshots.close();
     if (this.db.open) this.db.close();
   }
 }
+

@@ -41,7 +41,7 @@ export interface ReindexReport {
   resumed: boolean;
 }
 
-/** Below this many records changed during a copy pass, the switch re-queues them instead of another pass. */
+/** A catch-up pass that copied at most this many chunks is the last before the switch. */
 const SWITCH_THRESHOLD = 256;
 const MAX_CATCH_UP_PASSES = 5;
 
@@ -96,7 +96,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       });
       await lock.run(async () => {
         await table!.refresh();
-        const version = await table!.upsert(
+        const version = await table!.insert(
           work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })),
         );
         await meta.noteLanceVersion(table!.name, version);
@@ -113,14 +113,19 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       await meta.setSetting(SETTINGS.reindex, state);
       await options.onProgress?.(await meta.chunksUpTo(state.cursor), total);
     }
+    // Chunks committed during the copy are copied again, until a pass finds
+    // few: those are copied too, so that at the switch only writes of its
+    // last moments lack a vector in the new table (they are re-embedded
+    // right after it, and invisible until then).
     for (let pass = 0; pass < MAX_CATCH_UP_PASSES; pass++) {
       const next = await meta.nextGeneration();
       const changed = await meta.committedSince(state.high_water);
-      if (changed.length <= SWITCH_THRESHOLD) break;
+      if (changed.length === 0) break;
       options.log?.(`catching up with ${changed.length} chunks written during the reindex`);
       for (let i = 0; i < changed.length; i += batchSize) await copy(changed.slice(i, i + batchSize));
       state.high_water = next;
       await meta.setSetting(SETTINGS.reindex, state);
+      if (changed.length <= SWITCH_THRESHOLD) break;
     }
     // Under the writer lock no server is between its Lance write and its step 3.
     const leftPending = await lock.run(async () =>

@@ -22,6 +22,8 @@ export async function statusReport(core: StoreCore, chunkIds?: readonly string[]
   const report: StatusReport = {
     counts: { pending: counts.pending, committed: counts.committed, tombstone: counts.tombstone },
     chunks: counts.chunks,
+    rewrites_in_flight: counts.rewrites,
+    superseded_awaiting_gc: counts.superseded,
     oldest_pending_age_ms: counts.oldestPendingAt === null ? null : now - counts.oldestPendingAt,
     tombstones_awaiting_gc: counts.tombstone,
     oldest_tombstone_age_ms: counts.oldestTombstoneAt === null ? null : now - counts.oldestTombstoneAt,
@@ -45,7 +47,13 @@ export async function statusReport(core: StoreCore, chunkIds?: readonly string[]
     const records = new Map((await meta.records(chunkIds)).map((r) => [r.chunk_id, r]));
     report.chunk_states = chunkIds.map((id) => {
       const r = records.get(id);
-      return { chunk_id: id, status: r?.status ?? "missing", generation: r?.generation ?? null, vector_committed: r?.vector_committed === 1 };
+      return {
+        chunk_id: id,
+        status: r?.status ?? "missing",
+        generation: r?.generation ?? null,
+        vector_committed: r?.vector_committed === 1,
+        committed_generation: r?.committed_generation ?? null,
+      };
     });
   }
   return report;

@@ -4,7 +4,7 @@ import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreCore } from "./core.js";
 import { StoreError } from "./errors.js";
 import { Maintenance } from "./maintenance.js";
-import { MetadataDb, readSettingIfPresent, type LiveChunk } from "./metadata.js";
+import { MetadataDb, readSettingIfPresent, type ChunkVersionRow } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import type { DeleteInput, IndexInput, Metadata, SearchInput } from "./schemas.js";
 import { search } from "./search.js";
@@ -111,16 +111,16 @@ export class Store {
     return search(this.core, input, options);
   }
 
-  /** Chunks as SQLite holds them, whatever their embedding state; missing ids are left out. */
+  /** Chunks in the version search serves, with any rewrite in flight; missing ids are left out. */
   async get(chunkIds: readonly string[]): Promise<ChunkView[]> {
     this.core.assertOpen();
-    return (await this.core.meta.live(chunkIds)).map(toView);
+    return (await this.core.meta.versions(chunkIds)).map(toView);
   }
 
-  /** Chunks of one document, in chunk_id order, whatever their embedding state. */
+  /** Chunks of one document, in chunk_id order, as `get` shows them. */
   async documentChunks(docId: string, collection?: string): Promise<ChunkView[]> {
     this.core.assertOpen();
-    return (await this.core.meta.documentChunks(docId, collection ?? null)).map(toView);
+    return (await this.core.meta.documentVersions(docId, collection ?? null)).map(toView);
   }
 
   status(chunkIds?: readonly string[]): Promise<StatusReport> {
@@ -183,17 +183,21 @@ export class Store {
   }
 }
 
-function toView(chunk: LiveChunk): ChunkView {
+function toView(row: ChunkVersionRow): ChunkView {
   return {
-    chunk_id: chunk.chunk_id,
-    collection: chunk.collection,
-    doc_id: chunk.doc_id,
-    text: chunk.text,
-    metadata: JSON.parse(chunk.metadata) as Metadata,
-    content_hash: chunk.content_hash,
-    status: chunk.status,
-    generation: chunk.generation,
-    created_at: new Date(chunk.created_at).toISOString(),
-    updated_at: new Date(chunk.updated_at).toISOString(),
+    chunk_id: row.chunk_id,
+    collection: row.collection,
+    doc_id: row.doc_id,
+    text: row.text,
+    metadata: JSON.parse(row.metadata) as Metadata,
+    content_hash: row.content_hash,
+    status: row.status,
+    generation: row.generation,
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+    pending:
+      row.pending_generation === null
+        ? null
+        : { generation: row.pending_generation, content_hash: row.pending_content_hash!, updated_at: new Date(row.pending_updated_at!).toISOString() },
   };
 }

@@ -82,6 +82,18 @@ export interface DeleteResult {
   pending_gc: number;
 }
 
+/** A rewrite of a chunk that is not committed yet: its committed version is what search serves meanwhile. */
+export interface PendingVersion {
+  generation: number;
+  content_hash: string;
+  updated_at: string;
+}
+
+/**
+ * A chunk as search serves it: its committed version, with the write in
+ * flight alongside when there is one; before its first commit, the
+ * pending version itself (status `pending`).
+ */
 export interface ChunkView {
   chunk_id: string;
   collection: string;
@@ -89,10 +101,11 @@ export interface ChunkView {
   text: string;
   metadata: Metadata;
   content_hash: string;
-  status: RecordStatus;
+  status: "committed" | "pending";
   generation: number;
   created_at: string;
   updated_at: string;
+  pending: PendingVersion | null;
 }
 
 export interface RunReport {
@@ -106,6 +119,10 @@ export interface RunReport {
 export interface StatusReport {
   counts: { pending: number; committed: number; tombstone: number };
   chunks: number;
+  /** Chunks being rewritten: a write is pending while their committed version keeps being served. */
+  rewrites_in_flight: number;
+  /** Chunks whose superseded Lance rows GC has not removed yet (never served). */
+  superseded_awaiting_gc: number;
   oldest_pending_age_ms: number | null;
   tombstones_awaiting_gc: number;
   oldest_tombstone_age_ms: number | null;
@@ -117,7 +134,15 @@ export interface StatusReport {
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
-  chunk_states?: { chunk_id: string; status: RecordStatus | "missing"; generation: number | null; vector_committed: boolean }[];
+  chunk_states?: {
+    chunk_id: string;
+    /** Of the chunk's newest write. */
+    status: RecordStatus | "missing";
+    generation: number | null;
+    vector_committed: boolean;
+    /** The version search serves; null before the first commit. */
+    committed_generation: number | null;
+  }[];
 }
 
 export interface VerifyProblem {

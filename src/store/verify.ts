@@ -28,14 +28,14 @@ export async function reconcile(core: StoreCore, writer: Writer, repair: boolean
     if (plan.orphans.length > 0) {
       await core.lock.run(async () => {
         await core.catchUp(table);
-        const version = await table.deleteUpTo(plan.orphans);
+        const version = await table.deleteExactly(plan.orphans);
         if (version !== null) await core.meta.noteLanceVersion(table.name, version);
       });
     }
-    // A fresh generation makes the old rows stale, so the next pass removes them.
-    const redo = [...plan.duplicates, ...plan.missing];
+    // A fresh version under a new generation supersedes the lost or doubled row; GC removes what it replaces.
+    const redo = [...plan.duplicates, ...plan.missing].filter((r) => r.status === "committed");
     const ids = new Set(redo.map((r) => r.chunk_id));
-    await core.meta.repend(redo);
+    await core.meta.rependCommitted(redo.map((r) => ({ chunk_id: r.chunk_id, generation: r.generation })));
     await writer.drive((await core.meta.pending(Date.now(), Number.MAX_SAFE_INTEGER)).filter((w) => ids.has(w.chunk_id)));
   }
   return { ok: problems.length === 0, checked: { records: records.length, lance_rows: keys.length }, problems, repaired: repair };

@@ -151,7 +151,7 @@ export class Writer {
       await core.assertStillBound(table);
       await core.catchUp(table);
       // Recorded before the lock is released, so the next writer in any process refreshes first.
-      await core.meta.noteLanceVersion(table.name, await table.upsert(unique));
+      await core.meta.noteLanceVersion(table.name, await table.insert(unique));
     });
     core.noteCommit();
     await core.options.faults?.afterLanceWrite?.();

@@ -15,6 +15,11 @@ const runReport = z
 const statusOutput = z.object({
   counts: z.object({ pending: z.number().int(), committed: z.number().int(), tombstone: z.number().int() }).describe("Embedding records by state."),
   total_chunks: z.number().int().describe("Live chunks, whatever their embedding state."),
+  rewrites_in_flight: z
+    .number()
+    .int()
+    .describe("Chunks being rewritten: the new version is pending while the committed one keeps being served by search."),
+  superseded_awaiting_gc: z.number().int().describe("Chunks whose replaced vectors cleanup has not removed yet (never served)."),
   oldest_pending_age_ms: z.number().nullable().describe("Age of the oldest chunk still waiting to be embedded; null when none is pending."),
   tombstones_awaiting_gc: z.number().int().describe("Deleted chunks whose vectors cleanup has not yet removed (already invisible to search)."),
   oldest_tombstone_age_ms: z.number().nullable(),
@@ -49,9 +54,16 @@ const statusOutput = z.object({
     .array(
       z.object({
         chunk_id: z.string(),
-        status: z.enum(["pending", "committed", "tombstone", "missing"]).describe("missing: no such chunk (never indexed, or deleted and cleaned up)."),
-        generation: z.number().int().nullable(),
+        status: z
+          .enum(["pending", "committed", "tombstone", "missing"])
+          .describe("State of the chunk's newest write. pending: being embedded; committed: searchable; missing: no such chunk (never indexed, or deleted and cleaned up)."),
+        generation: z.number().int().nullable().describe("The newest write's generation."),
         vector_committed: z.boolean(),
+        committed_generation: z
+          .number()
+          .int()
+          .nullable()
+          .describe("The version search serves (while a rewrite is pending, the previous one); null before the first commit."),
       }),
     )
     .optional()
@@ -64,6 +76,8 @@ function toOutput(report: StatusReport): StatusOutput {
   return {
     counts: report.counts,
     total_chunks: report.chunks,
+    rewrites_in_flight: report.rewrites_in_flight,
+    superseded_awaiting_gc: report.superseded_awaiting_gc,
     oldest_pending_age_ms: report.oldest_pending_age_ms,
     tombstones_awaiting_gc: report.tombstones_awaiting_gc,
     oldest_tombstone_age_ms: report.oldest_tombstone_age_ms,
@@ -80,13 +94,16 @@ function toOutput(report: StatusReport): StatusOutput {
 
 function render(s: StatusOutput): string {
   const lines = [
-    `${s.total_chunks} chunks: ${s.counts.committed} committed, ${s.counts.pending} pending, ${s.counts.tombstone} deleted awaiting cleanup.`,
+    `${s.total_chunks} chunks: ${s.counts.committed} committed, ${s.counts.pending} pending${s.rewrites_in_flight > 0 ? ` (${s.rewrites_in_flight} of them rewrites, served in their committed version meanwhile)` : ""}, ${s.counts.tombstone} deleted awaiting cleanup.`,
     `Model ${s.model.provider}:${s.model.name}${s.model.dimension !== null ? ` (${s.model.dimension}-d, ${s.model.distance})` : ""}.`,
   ];
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
   if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);
-  for (const c of s.chunks ?? []) lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation})` : ""}`);
+  for (const c of s.chunks ?? []) {
+    const serving = c.status === "pending" && c.committed_generation !== null ? `, serving generation ${c.committed_generation}` : "";
+    lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation}${serving})` : ""}`);
+  }
   return lines.join("\n");
 }
 

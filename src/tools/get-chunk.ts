@@ -20,10 +20,14 @@ const getOutput = z.object({
     z.object({
       ...chunkOutputFields,
       content_hash: z.string(),
-      status: z.enum(["pending", "committed", "tombstone"]).describe("committed: searchable; pending: stored, not yet embedded."),
-      generation: z.number().int(),
+      status: z.enum(["committed", "pending"]).describe("committed: this is the version search serves; pending: stored, not yet embedded (the chunk has no committed version yet)."),
+      generation: z.number().int().describe("The generation of the version shown."),
       created_at: z.string(),
       updated_at: z.string(),
+      pending: z
+        .object({ generation: z.number().int(), content_hash: z.string(), updated_at: z.string() })
+        .nullable()
+        .describe("A rewrite in flight: its version is stored and being embedded; search keeps serving the version shown until it commits. null when none."),
     }),
   ),
   missing: z.array(z.string()).describe("Requested chunk_ids that do not exist."),
@@ -43,11 +47,15 @@ function toChunk(view: ChunkView, maxChars: number | undefined): GetOutput["chun
     generation: view.generation,
     created_at: view.created_at,
     updated_at: view.updated_at,
+    pending: view.pending,
   };
 }
 
 function render(out: GetOutput): string {
-  const parts = out.chunks.map((c) => `${c.chunk_id} (${c.status}${c.doc_id !== null ? `, doc ${c.doc_id}` : ""}):\n${c.text}${c.truncated ? " […]" : ""}`);
+  const parts = out.chunks.map((c) => {
+    const rewrite = c.pending ? `, rewrite to generation ${c.pending.generation} pending` : "";
+    return `${c.chunk_id} (${c.status}${rewrite}${c.doc_id !== null ? `, doc ${c.doc_id}` : ""}):\n${c.text}${c.truncated ? " […]" : ""}`;
+  });
   if (out.missing.length > 0) parts.push(`Not found: ${out.missing.join(", ")}`);
   return parts.length > 0 ? parts.join("\n\n") : "No chunks found.";
 }
@@ -59,6 +67,7 @@ export const registerGetChunk: RegisterTool = (server, context) => {
       title: "Fetch chunks by id or document",
       description:
         "Returns stored chunks with their full text, metadata and embedding state: one chunk_id, a list of chunk_ids, or every chunk of a doc_id. " +
+        "Each chunk comes in the version search serves; a rewrite still being embedded is reported in pending. " +
         "Use it to read a whole chunk that semantic_search cut short, or to check what a document holds. Unknown ids are listed in missing, not an error.",
       inputSchema: getInput,
       outputSchema: getOutput,

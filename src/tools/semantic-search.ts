@@ -61,7 +61,7 @@ export const registerSemanticSearch: RegisterTool = (server, context) => {
       description:
         "Finds the indexed chunks that best match a query, best first, with their text, metadata and a score; by default it fuses meaning (vectors) with exact words (BM25), so both paraphrases and identifiers are found. " +
         "Use it before answering from stored knowledge. Narrow with collection, doc_id or a metadata filter; bound the answer size with k and max_chars. " +
-        "Only fully committed chunks are returned (pending ones appear once embedded). An empty result means nothing matched, not an error.",
+        "Only committed chunks are returned, each in its latest committed version: a chunk being rewritten keeps being found in its previous version until the new one is embedded. An empty result means nothing matched, not an error.",
       inputSchema: searchInput,
       outputSchema: searchOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },

@@ -30,12 +30,21 @@ export async function writeOrphanLanceRow(dataDir: string, chunkId: string, dime
   }
 }
 
-/** Puts a committed record back to `pending`, as if its writer died between steps 2 and 3. */
+/** Gives a committed chunk a pending rewrite of its own content under a new generation, as if its writer died right after step 1. */
 export function makeRecordPending(dataDir: string, chunkId: string): void {
   const db = new Database(join(dataDir, "metadata.db"));
   try {
-    const changed = db.prepare("UPDATE embedding_records SET status = 'pending' WHERE chunk_id = ? AND status = 'committed'").run(chunkId).changes;
-    if (changed !== 1) throw new Error(`no committed record for ${chunkId}`);
+    db.transaction(() => {
+      const { generation } = db.prepare("UPDATE generation_seq SET next = next + 1 WHERE id = 1 RETURNING next - 1 AS generation").get() as { generation: number };
+      const copied = db
+        .prepare(
+          `INSERT INTO pending_chunks (chunk_id, generation, collection, doc_id, text, metadata, content_hash, prev_generation, created_at, updated_at)
+           SELECT chunk_id, ?, collection, doc_id, text, metadata, content_hash, generation, created_at, updated_at FROM chunks WHERE chunk_id = ?`,
+        )
+        .run(generation, chunkId).changes;
+      const changed = db.prepare("UPDATE embedding_records SET status = 'pending', vector_committed = 0, generation = ? WHERE chunk_id = ? AND status = 'committed'").run(generation, chunkId).changes;
+      if (copied !== 1 || changed !== 1) throw new Error(`no committed chunk ${chunkId}`);
+    })();
   } finally {
     db.close();
   }
