@@ -10,10 +10,17 @@ export class FaultyEmbedder implements Embedder {
   readonly provider = "hash";
   readonly model = String(DIM);
   readonly maxBatchSize = 1024;
-  mode: "ok" | "nan" | "wrong-dimension" | "throw" | "hang" | "hang-documents" = "ok";
+  mode: "ok" | "nan" | "wrong-dimension" | "throw" | "hang" | "hang-documents" | "hold-documents" = "ok";
   calls = 0;
   texts = 0;
   private readonly inner = new HashEmbedder(DIM);
+  private held: (() => void)[] = [];
+
+  /** Lets the document embeddings held by "hold-documents" go ahead (and later ones too, mode back to "ok"). */
+  release(): void {
+    this.mode = "ok";
+    for (const go of this.held.splice(0)) go();
+  }
 
   load(): Promise<EmbedderInfo> {
     return this.inner.load();
@@ -29,6 +36,9 @@ export class FaultyEmbedder implements Embedder {
         return new Promise(() => undefined);
       case "hang-documents":
         return options.kind === "document" ? new Promise(() => undefined) : this.inner.embed(texts, options);
+      case "hold-documents":
+        if (options.kind === "document") await new Promise<void>((resolve) => this.held.push(resolve));
+        return this.inner.embed(texts, options);
       case "nan":
         return texts.map(() => new Float32Array(DIM).fill(Number.NaN));
       case "wrong-dimension":
