@@ -9,6 +9,7 @@ const EXPLANATIONS: Record<string, string> = {
   committed_without_vector: "committed chunks whose vector is missing from Lance (repair re-embeds them)",
   pending_records: "records whose write never finished (repair embeds and commits them)",
   tombstones_awaiting_gc: "deleted chunks whose vectors GC has not removed yet (repair runs GC)",
+  superseded_rows_awaiting_gc: "chunks whose replaced versions still have Lance rows, never served (repair runs GC)",
   lexical_index_drift: "chunks missing from, or left over in, the keyword (BM25) index (repair rebuilds it)",
 };
 
