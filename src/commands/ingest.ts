@@ -53,8 +53,12 @@ export const ingestCommand: Command = {
             bar.update(done, `${chunks} chunks written`);
           },
         });
-        // Replaced and removed chunks leave superseded vectors and tombstones; a one-shot process has no background GC to remove them.
-        if (result.some((o) => o.removed > 0 || o.written > 0)) await store.gc();
+        // A one-shot process has no background maintenance: collect what replaced and removed chunks left,
+        // and fold the new rows into the indexes, so the next search (perhaps another one-shot process) is served by them.
+        if (result.some((o) => o.removed > 0 || o.written > 0)) {
+          await store.gc();
+          await store.optimize();
+        }
         return result;
       } finally {
         bar.clear();

@@ -17,7 +17,7 @@ function lastRun(run: StatusReport["last_gc"]): string {
 export function renderStatus(s: StatusReport): string {
   const model = `${s.model.provider}:${s.model.name}${s.model.dimension ? `, ${s.model.dimension}-d, ${s.model.distance}` : ""}${s.model.bound ? "" : " (not bound yet: nothing indexed)"}`;
   const lance = s.lance
-    ? `table ${s.lance.table} version ${s.lance.version}, ${s.lance.rows} rows in ${s.lance.fragments} fragments, ANN index ${s.lance.index ? `${s.lance.index.type} covering ${Math.round((s.lance.index_coverage ?? 0) * 100)}%` : "none (exact search)"}`
+    ? `table ${s.lance.table} version ${s.lance.version}, ${s.lance.rows} rows in ${s.lance.fragments} fragments, ANN index ${s.lance.index ? `${s.lance.index.type} covering ${Math.round((s.lance.index_coverage ?? 0) * 100)}%` : "none (exact search)"}, keyword index ${s.lance.keyword_index ? `${s.lance.keyword_index.unindexed_rows} rows still to fold in` : "missing"}`
     : "no vector table yet";
   return [
     `data dir        ${s.data_dir}`,
@@ -30,6 +30,7 @@ export function renderStatus(s: StatusReport): string {
     `last recovery   ${lastRun(s.last_recovery)}`,
     `last gc         ${lastRun(s.last_gc)}`,
     `last optimize   ${lastRun(s.last_optimize)}`,
+    ...s.maintenance_running.map((w) => `running         ${w.kind} for ${(w.running_ms / 1000).toFixed(0)} s${w.stuck ? " (past its time limit: may be stuck)" : ""}`),
     ...(s.reindex ? [`reindex         to ${s.reindex.target}: ${s.reindex.done}/${s.reindex.total} chunks copied, started ${s.reindex.started_at}`] : []),
   ].join("\n");
 }

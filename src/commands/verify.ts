@@ -10,7 +10,6 @@ const EXPLANATIONS: Record<string, string> = {
   pending_records: "records whose write never finished (repair embeds and commits them)",
   tombstones_awaiting_gc: "deleted chunks whose vectors GC has not removed yet (repair runs GC)",
   superseded_rows_awaiting_gc: "chunks whose replaced versions still have Lance rows, never served (repair runs GC)",
-  lexical_index_drift: "chunks missing from, or left over in, the keyword (BM25) index (repair rebuilds it)",
 };
 
 export function renderVerify(report: VerifyReport, heading: string): string {

@@ -1,4 +1,4 @@
-import type * as lancedb from "@lancedb/lancedb";
+import type * as lancedb from "./lance.js";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
@@ -6,7 +6,9 @@ import type { MetadataDb } from "./metadata.js";
 import { dataPaths, type DataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreOptions } from "./types.js";
+import { rebuildLegacyTable } from "./lance-upgrade.js";
 import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
+import { Watchdog } from "./watchdog.js";
 import type { WriterLock } from "./writer-lock.js";
 
 export const DEFAULTS = {
@@ -21,6 +23,12 @@ export const DEFAULTS = {
   annEf: DEFAULT_ANN_EF,
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,
+  // An optimize at a million rows took 40 s here; ten minutes is surely stuck.
+  optimizeLimitMs: 10 * 60_000,
+  // Index builds at a million rows took 12 s (keyword) and about 8 minutes (vector) on 2 cores.
+  indexBuildLimitMs: 30 * 60_000,
+  // The keyword index refresh of a write to a small table takes milliseconds.
+  writeFoldLimitMs: 30_000,
 };
 
 export type ResolvedOptions = typeof DEFAULTS & StoreOptions;
@@ -46,6 +54,8 @@ export class StoreCore {
   lastCommitAt = 0;
   /** Set by the maintenance scheduler; a write that left garbage calls it. */
   onGcWanted: () => void = () => undefined;
+  /** Index builds and optimizes run under it: one that hangs is reported, not waited for. */
+  readonly watchdog = new Watchdog((message) => this.log(message));
   /** Searches under way, by start time: GC of superseded rows waits for those that began before it. */
   private readonly reads = new Set<{ started: number; done: Promise<void> }>();
   private infoPromise: Promise<EmbedderInfo> | null = null;
@@ -85,13 +95,27 @@ export class StoreCore {
     return this.infoPromise;
   }
 
-  /** The active vector table, opened (or created, under the writer lock) on first use. */
+  /**
+   * The active vector table, opened (or created) under the writer lock on
+   * first use; a table written by 0.1.0 is rebuilt first, once, by whichever
+   * process gets there first.
+   */
   vectors(): Promise<VectorTable> {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
       const info = this.info ?? (await this.modelInfo());
-      const name = await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
-      return this.lock.run(() => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension));
+      return this.lock.run(async () => {
+        for (;;) {
+          const name = await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
+          const table = await VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension);
+          if (!table.legacy) return table;
+          try {
+            await rebuildLegacyTable(this.connection, this.meta, table, this.paths.lanceDir, (m) => this.log(m));
+          } finally {
+            table.close();
+          }
+        }
+      });
     })();
     this.tablePromise.catch(() => (this.tablePromise = null));
     return this.tablePromise;

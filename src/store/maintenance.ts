@@ -11,6 +11,21 @@ import type { Writer } from "./write.js";
 const GC_DEBOUNCE_MS = 250;
 /** Claims per Lance delete: 2,000 chunks' predicates stay well within what Lance parses quickly (4 deletes of 500 terms). */
 const GC_BATCH = 2000;
+/**
+ * Rows outside the keyword index that make optimize fold them in, whatever
+ * the commit count: flat BM25 over 5,000 rows costs a few milliseconds,
+ * over 100,000 it would dominate a search. And a backlog of a quarter of
+ * the indexed rows, because LanceDB 0.31's flat BM25 miscounts document
+ * frequencies (vector-table.ts, SMALL_TABLE_ROWS) the more, the larger the
+ * unindexed share.
+ */
+const FOLD_BACKLOG_ROWS = 5_000;
+const FOLD_BACKLOG_SHARE = 0.25;
+/** The ANN index is trained again once the table has grown to this many times the rows it was trained on: its partitions no longer fit. */
+const ANN_RETRAIN_GROWTH = 2;
+
+/** The row count the table's ANN index was trained on. */
+const annTrainedKey = (table: VectorTable): string => `${SETTINGS.annTrainedRows}:${table.name}`;
 
 /**
  * The store's housekeeping: GC of deleted vectors, recovery of writes a
@@ -45,9 +60,10 @@ export class Maintenance {
     every(core.options.recoveryIntervalMs, () => this.recover({ olderThanMs: core.options.recoveryIntervalMs }));
     every(core.options.reconcileIntervalMs, () => this.recover({ reconcile: true, olderThanMs: core.options.recoveryIntervalMs }));
     every(Math.min(5_000, core.options.gcIntervalMs), async () => {
-      // After many commits, or once a burst of writes is over: compacts, and builds the ANN index past its threshold.
+      // After many commits, once a burst of writes is over, or when many rows wait outside the keyword index:
+      // compacts, folds new rows into the indexes, and builds or retrains the ANN index.
       const quiet = core.commitsSinceOptimize > 0 && Date.now() - core.lastCommitAt > core.options.optimizeWhenQuietMs;
-      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet) await this.optimize();
+      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet || (await this.keywordBacklogDue())) await this.optimize();
     });
   }
 
@@ -144,22 +160,39 @@ export class Maintenance {
     });
   }
 
-  /** Compacts Lance, prunes old versions and keeps the ANN index current. */
+  /**
+   * Compacts Lance, folds new rows into every index, prunes old versions,
+   * and builds the ANN index past its threshold (or trains it again once
+   * the table has outgrown it). Not under the writer lock: writes only ever
+   * insert rows, which Lance commits beside a compaction; a GC delete that
+   * collides with one fails and is retried by the next GC. Under the
+   * watchdog: an optimize that hangs is reported, not waited for.
+   */
   optimize(): Promise<RunReport> {
     return this.exclusive(SETTINGS.lastOptimize, async () => {
       const { core } = this;
       const table = await core.vectorsIfBound();
       if (!table) return { skipped: "no vectors yet" };
       core.commitsSinceOptimize = 0;
-      await core.lock.run(async () => {
-        await core.catchUp(table);
-        await core.meta.noteLanceVersion(table.name, await table.optimize(core.options.keepVersionsMs));
-      });
+      await core.catchUp(table);
+      const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () => table.optimize(core.options.keepVersionsMs));
+      if (version === undefined) return { still_running: true };
+      await core.meta.noteLanceVersion(table.name, version);
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
-      if (!indexed && rows >= core.options.annMinRows) this.buildAnnIndex(table, rows);
-      return { rows, ann_index: indexed };
+      const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
+      if ((!indexed && rows >= core.options.annMinRows) || (indexed && trainedOn !== undefined && rows >= ANN_RETRAIN_GROWTH * trainedOn)) {
+        this.buildAnnIndex(table, rows);
+      }
+      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}) };
     });
+  }
+
+  /** Whether the rows the keyword index does not cover yet are many enough to fold in now. */
+  private async keywordBacklogDue(): Promise<boolean> {
+    const table = await this.core.openedTable();
+    const index = table ? (await table.stats()).keyword_index : null;
+    return index !== null && index.unindexed_rows > 0 && (index.unindexed_rows >= FOLD_BACKLOG_ROWS || index.unindexed_rows > FOLD_BACKLOG_SHARE * index.indexed_rows);
   }
 
   private scheduleGc(): void {
@@ -178,10 +211,13 @@ export class Maintenance {
    * build simply never commits.
    */
   private buildAnnIndex(table: VectorTable, rows: number): void {
-    this.annBuild ??= table
-      .createVectorIndex(rows)
-      .then((version) => this.core.meta.noteLanceVersion(table.name, version))
-      .catch((error) => this.core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
+    const { core } = this;
+    this.annBuild ??= core.watchdog
+      .watch("vector index build", core.options.indexBuildLimitMs, async () => {
+        await core.meta.noteLanceVersion(table.name, await table.createVectorIndex(rows));
+        await core.meta.setSetting(annTrainedKey(table), rows);
+      })
+      .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
       .finally(() => (this.annBuild = null));
   }
 

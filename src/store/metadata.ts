@@ -66,6 +66,8 @@ export interface PendingWork {
   collection: string;
   doc_id: string | null;
   text: string;
+  /** Canonical JSON. */
+  metadata: string;
 }
 
 export interface RetiredTable {
@@ -73,13 +75,9 @@ export interface RetiredTable {
   at: number;
 }
 
-export interface ReindexWork {
+/** A committed version, as a copy into another vector table needs it. */
+export interface ReindexWork extends PendingWork {
   seq: number;
-  chunk_id: string;
-  collection: string;
-  doc_id: string | null;
-  text: string;
-  generation: number;
 }
 
 /** Lance rows of `chunk_id` with a generation up to `generation` may be deleted. */
@@ -170,15 +168,6 @@ function versionsSql(committedWhere: string, pendingWhere: string): string {
 /** The committed chunks among a JSON list of ids, in scope. */
 const committedSql = (where: string): string => `${COMMITTED_BY_IDS} WHERE 1${where}`;
 
-/**
- * BM25 over the lexical index, best first, in scope. CROSS JOIN pins the
- * full-text match as the outer loop: left to the planner, SQLite ran the
- * MATCH once per chunk row (744 ms a query on 1,400 chunks).
- */
-const keywordSql = (where: string): string =>
-  `SELECT c.*, -f.rank AS score FROM chunks_fts f CROSS JOIN chunks c ON c.seq = f.rowid
-   WHERE chunks_fts MATCH ?${where} ORDER BY f.rank LIMIT ?`;
-
 /** Filters compile to a handful of SQL shapes; preparing each once keeps searches cheap. */
 class StatementCache {
   private readonly statements = new Map<string, Database.Statement>();
@@ -202,17 +191,10 @@ function readCommitted(cache: StatementCache, chunkIds: readonly string[], scope
   return cache.get(committedSql(where)).all(JSON.stringify([...new Set(chunkIds)]), ...params) as ChunkRow[];
 }
 
-function readKeyword(cache: StatementCache, match: string, scope: SearchScope, limit: number): (ChunkRow & { score: number })[] {
-  const { where, params } = scopeSql(scope);
-  return cache.get(keywordSql(where)).all(match, ...params, limit) as (ChunkRow & { score: number })[];
-}
-
 /** One consistent read of what is committed: everything a search reads of SQLite. */
 export interface SnapshotView {
   /** The committed versions among these chunks, in scope and matching the filter. */
   committed(chunkIds: readonly string[], scope: SearchScope): Promise<ChunkRow[]>;
-  /** The best BM25 matches among committed chunks, in scope. */
-  keyword(match: string, scope: SearchScope, limit: number): Promise<(ChunkRow & { score: number })[]>;
 }
 
 /**
@@ -240,10 +222,7 @@ class SnapshotPool {
     try {
       // The transaction's first read fixes its snapshot: before the caller looks at Lance.
       db.prepare("SELECT 1 FROM generation_seq").get();
-      return await work({
-        committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope),
-        keyword: async (match, scope, limit) => readKeyword(cache, match, scope, limit),
-      });
+      return await work({ committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope) });
     } finally {
       db.exec("COMMIT");
       this.release(cache);
@@ -393,7 +372,7 @@ export class MetadataDb {
       superseded: db.prepare<[number], Garbage>("SELECT chunk_id, gc_upto AS generation FROM embedding_records WHERE gc_upto IS NOT NULL LIMIT ?"),
       clearSuperseded: db.prepare("UPDATE embedding_records SET gc_upto = NULL WHERE chunk_id = @chunk_id AND gc_upto = @generation"),
       pending: db.prepare<[number, number], PendingWork>(
-        `SELECT p.chunk_id, p.generation, p.collection, p.doc_id, p.text
+        `SELECT p.chunk_id, p.generation, p.collection, p.doc_id, p.text, p.metadata
          FROM embedding_records e CROSS JOIN pending_chunks p ON p.chunk_id = e.chunk_id
          WHERE e.status = 'pending' AND e.state_changed_at <= ? AND p.vector_written = 0 ORDER BY e.state_changed_at LIMIT ?`,
       ),
@@ -421,13 +400,12 @@ export class MetadataDb {
       ),
       rewriteCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM pending_chunks p WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id)"),
       supersededCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM embedding_records WHERE gc_upto IS NOT NULL"),
-      lexicalMissing: db.prepare<[], { chunk_id: string }>("SELECT chunk_id FROM chunks WHERE seq NOT IN (SELECT rowid FROM chunks_fts)"),
-      lexicalExtra: db.prepare<[], { rowid: number }>("SELECT rowid FROM chunks_fts WHERE rowid NOT IN (SELECT seq FROM chunks)"),
+      unwritePending: db.prepare("UPDATE pending_chunks SET vector_written = 0 WHERE vector_written = 1"),
       committedAfter: db.prepare<[{ seq: number; limit: number }], ReindexWork>(
-        `SELECT seq, chunk_id, collection, doc_id, text, generation FROM chunks WHERE seq > @seq ORDER BY seq LIMIT @limit`,
+        `SELECT seq, chunk_id, collection, doc_id, text, metadata, generation FROM chunks WHERE seq > @seq ORDER BY seq LIMIT @limit`,
       ),
       committedSince: db.prepare<[{ generation: number }], ReindexWork>(
-        `SELECT seq, chunk_id, collection, doc_id, text, generation FROM chunks WHERE generation >= @generation ORDER BY generation`,
+        `SELECT seq, chunk_id, collection, doc_id, text, metadata, generation FROM chunks WHERE generation >= @generation ORDER BY generation`,
       ),
       changedSince: db.prepare<[{ generation: number }], { chunk_id: string; generation: number; status: RecordStatus }>(
         "SELECT chunk_id, generation, status FROM embedding_records WHERE generation >= @generation AND status IN ('pending', 'committed')",
@@ -647,8 +625,8 @@ export class MetadataDb {
   /**
    * Runs `work` on one consistent read of what is committed (see
    * SnapshotPool): a search takes it before it asks Lance, so every chunk
-   * it returns is in the version committed at that moment, on both sides of
-   * a hybrid search.
+   * it returns, from either side of a hybrid search, is in the version
+   * committed at that moment.
    */
   snapshot<T>(work: (view: SnapshotView) => Promise<T>): Promise<T> {
     return this.snapshots.run(work);
@@ -703,7 +681,7 @@ export class MetadataDb {
         this.writeSetting(SETTINGS.model, change.model);
         this.writeSetting(SETTINGS.table, change.table);
         this.stmts.deleteSetting.run(SETTINGS.reindex);
-        this.writeSetting(SETTINGS.retired, [...(this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? []), { name: change.retire, at: t }]);
+        this.retire(change.retire, t);
         return changed.length;
       })
       .immediate();
@@ -717,6 +695,21 @@ export class MetadataDb {
     return this.stmts.rependRecord.run({ ...key, status: row.status }).changes;
   }
 
+  /** Makes `table` the active vector table and retires the one it replaces, in one transaction. */
+  async switchTable(change: { table: string; retire: string }): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.writeSetting(SETTINGS.table, change.table);
+        this.stmts.deleteSetting.run(SETTINGS.upgrade);
+        this.retire(change.retire, now());
+      })
+      .immediate();
+  }
+
+  private retire(table: string, at: number): void {
+    this.writeSetting(SETTINGS.retired, [...(this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? []), { name: table, at }]);
+  }
+
   async deleteSetting(key: string): Promise<void> {
     this.stmts.deleteSetting.run(key);
   }
@@ -725,21 +718,12 @@ export class MetadataDb {
     return this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? [];
   }
 
-  /** Chunks missing from the lexical index, and index entries without a chunk. Both stay empty unless the triggers were bypassed. */
-  async lexicalDrift(): Promise<{ missing: string[]; extra: number[] }> {
-    return {
-      missing: this.stmts.lexicalMissing.all().map((r) => r.chunk_id),
-      extra: this.stmts.lexicalExtra.all().map((r) => r.rowid),
-    };
-  }
-
-  async rebuildLexicalIndex(): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.db.exec("DELETE FROM chunks_fts");
-        this.db.exec("INSERT INTO chunks_fts (rowid, body) SELECT seq, rmcp_lexical(text) FROM chunks");
-      })
-      .immediate();
+  /**
+   * Forgets that pending versions' vectors were written: after the vector
+   * table is rebuilt without them, recovery writes them again.
+   */
+  async unwritePending(): Promise<number> {
+    return this.stmts.unwritePending.run().changes;
   }
 
   async tombstones(limit: number): Promise<Garbage[]> {

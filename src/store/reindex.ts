@@ -1,4 +1,4 @@
-import * as lancedb from "@lancedb/lancedb";
+import * as lancedb from "./lance.js";
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
@@ -6,6 +6,7 @@ import { MetadataDb, type ReindexWork } from "./metadata.js";
 import { dataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { VectorTable } from "./vector-table.js";
+import { versionRow } from "./version-row.js";
 import { WriterLock } from "./writer-lock.js";
 
 /** The persisted state of a reindex, so a killed run resumes where it stopped. */
@@ -96,9 +97,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       });
       await lock.run(async () => {
         await table!.refresh();
-        const version = await table!.insert(
-          work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })),
-        );
+        const version = await table!.insert(work.map((w, i) => versionRow(w, vectors[i]!)));
         await meta.noteLanceVersion(table!.name, version);
       });
       copied += work.length;
@@ -127,6 +126,8 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       await meta.setSetting(SETTINGS.reindex, state);
       if (changed.length <= SWITCH_THRESHOLD) break;
     }
+    // Into the indexes before the switch, so the first searches on the new table are as fast as the last on the old.
+    await meta.noteLanceVersion(table.name, await table.optimize(0));
     // Under the writer lock no server is between its Lance write and its step 3.
     const leftPending = await lock.run(async () =>
       meta.switchModel({ model: info, table: state.table, changedSince: state.high_water, retire: oldTable }),

@@ -38,6 +38,7 @@ export async function statusReport(core: StoreCore, chunkIds?: readonly string[]
     last_recovery: (await meta.getSetting<RunReport>(SETTINGS.lastRecovery)) ?? null,
     last_gc: (await meta.getSetting<RunReport>(SETTINGS.lastGc)) ?? null,
     last_optimize: (await meta.getSetting<RunReport>(SETTINGS.lastOptimize)) ?? null,
+    maintenance_running: core.watchdog.report(),
     reindex: reindex
       ? { target: modelKey(reindex.target), table: reindex.table, done: await meta.chunksUpTo(reindex.cursor), total: counts.chunks, started_at: reindex.started_at }
       : null,

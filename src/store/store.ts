@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import * as lancedb from "@lancedb/lancedb";
+import * as lancedb from "./lance.js";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreCore } from "./core.js";
 import { StoreError } from "./errors.js";

@@ -2,6 +2,7 @@ import type { Embedder } from "../embed/embedder.js";
 import type { RecordStatus } from "./metadata.js";
 import type { Metadata, SearchMode } from "./schemas.js";
 import type { VectorTableStats } from "./vector-table.js";
+import type { WatchedWork } from "./watchdog.js";
 
 /**
  * Points where tests inject faults (throw, or kill the process) to prove
@@ -37,6 +38,12 @@ export interface StoreOptions {
   maxRowsPerCommit?: number;
   /** Keyword (BM25) share of hybrid scores, 0..1; the vector side gets the rest. */
   keywordWeight?: number;
+  /** An optimize running longer is reported as stuck and no longer waited for. */
+  optimizeLimitMs?: number;
+  /** Likewise for a background ANN index build. */
+  indexBuildLimitMs?: number;
+  /** Likewise for the keyword index refresh a write to a small table makes before it commits. */
+  writeFoldLimitMs?: number;
   faults?: FaultHooks;
   log?: (message: string) => void;
 }
@@ -131,6 +138,8 @@ export interface StatusReport {
   last_recovery: RunReport | null;
   last_gc: RunReport | null;
   last_optimize: RunReport | null;
+  /** Index builds and optimizes running now; `stuck` once past their time limit (the store has stopped waiting for them). */
+  maintenance_running: WatchedWork[];
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;

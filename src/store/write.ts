@@ -8,6 +8,7 @@ import type { ChunkWrite, LiveChunk, PendingWork } from "./metadata.js";
 import { DeleteInput, IndexInput, parseOrThrow } from "./schemas.js";
 import type { DeleteResult, IndexResult, WriteOptions } from "./types.js";
 import type { VectorRow } from "./vector-table.js";
+import { versionRow } from "./version-row.js";
 
 export interface DocumentReplace {
   docId: string;
@@ -82,17 +83,17 @@ export class Writer {
     const { generations, removed } = await core.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep });
     if (removed.length > 0) core.onGcWanted();
     await core.options.faults?.afterPending?.();
-    changed.forEach(({ write, at }, i) => {
+    const versions = changed.map(({ write, at }, i): PendingWork => {
       results[at] = { chunk_id: write.chunkId, status: wait ? "committed" : "pending", generation: generations[i]!, content_hash: write.contentHash };
+      return { chunk_id: write.chunkId, generation: generations[i]!, collection: write.collection, doc_id: write.docId, text: write.text, metadata: write.metadata };
     });
 
     if (!vectors) {
-      core.track(this.drive(changed.map(({ write }, i) => ({ chunk_id: write.chunkId, generation: generations[i]!, collection: write.collection, doc_id: write.docId, text: write.text }))));
+      core.track(this.drive(versions));
       return { results, removed };
     }
-    const rows = changed.map(({ write }, i) => ({ chunkId: write.chunkId, generation: generations[i]!, collection: write.collection, docId: write.docId, vector: vectors[i]! }));
     try {
-      await this.committer.submit(rows);
+      await this.committer.submit(versions.map((version, i) => versionRow(version, vectors[i]!)));
     } catch (error) {
       throw new StoreError(
         "lance_write_failed",
@@ -113,7 +114,7 @@ export class Writer {
       signal: core.closing.signal,
       timeoutMs: core.options.embedTimeoutMs,
     });
-    await this.committer.submit(work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })));
+    await this.committer.submit(work.map((w, i) => versionRow(w, vectors[i]!)));
     return work.length;
   }
 
@@ -152,6 +153,8 @@ export class Writer {
       await core.catchUp(table);
       // Recorded before the lock is released, so the next writer in any process refreshes first.
       await core.meta.noteLanceVersion(table.name, await table.insert(unique));
+      const folded = await core.watchdog.watch("keyword index refresh", core.options.writeFoldLimitMs, () => table.foldIfSmall());
+      if (folded) await core.meta.noteLanceVersion(table.name, folded);
     });
     core.noteCommit();
     await core.options.faults?.afterLanceWrite?.();

@@ -7,6 +7,8 @@ const statusInput = z.strictObject({
   chunk_ids: fields.chunkIds("Also report the embedding state of these chunks").optional(),
 });
 
+const indexCoverage = z.object({ name: z.string(), type: z.string(), indexed_rows: z.number().int(), unindexed_rows: z.number().int() });
+
 const runReport = z
   .object({ at: z.string(), took_ms: z.number(), ok: z.boolean(), error: z.string().optional() })
   .catchall(z.unknown())
@@ -37,7 +39,8 @@ const statusOutput = z.object({
       rows: z.number().int().describe("Vector rows, including ones awaiting cleanup."),
       fragments: z.number().int(),
       small_fragments: z.number().int().describe("Fragments small enough for the next optimize to merge."),
-      index: z.object({ name: z.string(), type: z.string(), indexed_rows: z.number().int(), unindexed_rows: z.number().int() }).nullable(),
+      index: indexCoverage.nullable().describe("The ANN index; null while vector search is exact (below 50,000 rows)."),
+      keyword_index: indexCoverage.nullable().describe("The full-text (BM25) index; rows it does not cover yet are searched without it until maintenance folds them in."),
       index_coverage: z.number().nullable().describe("Share of rows covered by the ANN index; null without one (search is exact)."),
     })
     .nullable()
@@ -45,6 +48,9 @@ const statusOutput = z.object({
   last_recovery: runReport,
   last_gc: runReport,
   last_optimize: runReport,
+  maintenance_running: z
+    .array(z.object({ kind: z.string(), started_at: z.string(), running_ms: z.number(), stuck: z.boolean() }))
+    .describe("Index builds and optimizes running now; stuck: past its time limit, no longer waited for (see the log)."),
   reindex: z
     .object({ target: z.string(), table: z.string(), done: z.number().int(), total: z.number().int(), started_at: z.string() })
     .nullable()
@@ -86,6 +92,7 @@ function toOutput(report: StatusReport): StatusOutput {
     last_recovery: report.last_recovery,
     last_gc: report.last_gc,
     last_optimize: report.last_optimize,
+    maintenance_running: report.maintenance_running,
     reindex: report.reindex,
     data_dir: report.data_dir,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
@@ -99,6 +106,7 @@ function render(s: StatusOutput): string {
   ];
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
+  for (const w of s.maintenance_running) lines.push(`${w.kind} running for ${Math.round(w.running_ms / 1000)} s${w.stuck ? " (past its time limit: it may be stuck; see the server log)" : ""}.`);
   if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);
   for (const c of s.chunks ?? []) {
     const serving = c.status === "pending" && c.committed_generation !== null ? `, serving generation ${c.committed_generation}` : "";
