@@ -12,10 +12,10 @@ describe("lookups by doc_id", () => {
     try {
       const plan = meta.db
         .prepare(`EXPLAIN QUERY PLAN ${DOC_ID_SQL[name]}`)
-        .all({ docId: "d", collection: "c" })
+        .all(name === "idsBetween" ? { collection: "c", low: "/a/", high: "/a0" } : { docId: "d", collection: "c" })
         .map((row) => (row as { detail: string }).detail);
       expect(plan.filter((line) => /^SCAN (c|chunks)\b/.test(line)), plan.join("\n")).toEqual([]);
-      expect(plan.some((line) => line.includes("idx_chunks_doc (collection=? AND doc_id=?)")), plan.join("\n")).toBe(true);
+      expect(plan.some((line) => line.includes("idx_chunks_doc (collection=? AND doc_id")), plan.join("\n")).toBe(true);
     } finally {
       meta.close();
     }
@@ -36,6 +36,21 @@ describe("lookups by doc_id", () => {
       expect((await store.delete({ doc_id: "doc", collection: "c" })).chunk_ids).toEqual(["c1"]);
       expect((await store.delete({ doc_id: "doc" })).chunk_ids.sort()).toEqual(["a1", "b1"]);
       expect(store.get(["a1", "b1", "b2", "c1"]).map((c) => c.chunk_id)).toEqual(["b2"]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("lists the documents under a path prefix in one collection, and nothing that merely shares the prefix's text", async () => {
+    const store = await openStore(tempDir());
+    try {
+      await store.indexMany(
+        ["/docs/a.md", "/docs/sub/b.md", "/docs/sub/b.md", "/docs2/c.md", "/doc", "/docs/\u{1F600}.md"].map((doc, i) => ({ text: `text ${i}`, chunk_id: `k${i}`, doc_id: doc })),
+      );
+      await store.index({ text: "elsewhere", chunk_id: "x", doc_id: "/docs/other.md", collection: "elsewhere" });
+      expect(store.documentIds("default", "/docs/")).toEqual(["/docs/a.md", "/docs/sub/b.md", "/docs/\u{1F600}.md"]);
+      expect(store.documentIds("elsewhere", "/docs/")).toEqual(["/docs/other.md"]);
+      expect(store.documentIds("default", "/nothing/")).toEqual([]);
     } finally {
       await store.close();
     }

@@ -134,6 +134,8 @@ export const DOC_ID_SQL = {
     JOIN embedding_records e ON e.chunk_id = c.chunk_id ORDER BY c.chunk_id`,
   deleteIn: "DELETE FROM chunks WHERE collection = @collection AND doc_id = @docId RETURNING chunk_id",
   deleteAny: `${EACH_COLLECTION} DELETE FROM chunks WHERE collection IN (SELECT name FROM cols) AND doc_id = @docId RETURNING chunk_id`,
+  /** A range of the index: doc_ids from `low` (inclusive) to `high` (exclusive). */
+  idsBetween: "SELECT DISTINCT doc_id FROM chunks WHERE collection = @collection AND doc_id >= @low AND doc_id < @high ORDER BY doc_id",
 } as const;
 
 export interface SearchScope {
@@ -202,6 +204,7 @@ export class MetadataDb {
          AND chunk_id NOT IN (SELECT value FROM json_each(@keep)) RETURNING chunk_id`,
       ),
       deleteIds: db.prepare<[string], { chunk_id: string }>("DELETE FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?)) RETURNING chunk_id"),
+      docIdsBetween: db.prepare<[{ collection: string; low: string; high: string }], { doc_id: string }>(DOC_ID_SQL.idsBetween),
       deleteDocIn: db.prepare<[{ docId: string; collection: string }], { chunk_id: string }>(DOC_ID_SQL.deleteIn),
       deleteDocAny: db.prepare<[{ docId: string }], { chunk_id: string }>(DOC_ID_SQL.deleteAny),
       tombstones: db.prepare<[number], Tombstone>("SELECT chunk_id, generation FROM embedding_records WHERE status = 'tombstone' ORDER BY state_changed_at LIMIT ?"),
@@ -448,6 +451,13 @@ export class MetadataDb {
 
   documentChunks(docId: string, collection: string | null): LiveChunk[] {
     return collection === null ? this.stmts.docChunksAny.all({ docId }) : this.stmts.docChunksIn.all({ docId, collection });
+  }
+
+  /** Distinct doc_ids of a collection that start with `prefix`, in order. */
+  documentIds(collection: string, prefix: string): string[] {
+    // Every id starting with the prefix sorts at or after it and before the prefix with its last character raised.
+    const high = prefix.slice(0, -1) + String.fromCodePoint(prefix.codePointAt(prefix.length - 1)! + 1);
+    return this.stmts.docIdsBetween.all({ collection, low: prefix, high }).map((r) => r.doc_id);
   }
 
   deleteChunks(chunkIds: readonly string[]): string[] {

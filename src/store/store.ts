@@ -354,6 +354,16 @@ export class Store {
     return this.meta.documentChunks(docId, collection ?? null).map(toView);
   }
 
+  /**
+   * Ids of the documents in a collection whose doc_id starts with `prefix`
+   * (e.g. the files ingested from under a folder), read from the index.
+   */
+  documentIds(collection: string, prefix: string): string[] {
+    this.assertOpen();
+    if (prefix === "") throw new StoreError("invalid_input", "prefix: give the start of the doc_ids to list, e.g. a folder path ending in a separator.");
+    return this.meta.documentIds(collection, prefix);
+  }
+
   private async write(
     inputs: readonly unknown[],
     options: WriteOptions,
