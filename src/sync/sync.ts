@@ -8,6 +8,8 @@ export interface SyncOptions extends Omit<IngestOptions, "collection"> {
   collection?: string;
   /** Also remove documents whose files under the roots are gone. */
   prune?: boolean;
+  /** With prune: only documents at or under these paths (the deletions a watcher saw). */
+  within?: readonly string[];
 }
 
 export interface SyncResult {
@@ -36,7 +38,7 @@ export interface SyncCounts {
 export async function syncFiles(store: Store, found: FoundFiles, roots: readonly string[], options: SyncOptions = {}): Promise<SyncResult> {
   const collection = options.collection ?? DEFAULT_COLLECTION;
   const outcomes = found.files.length === 0 ? [] : await ingestFiles(store, found.files, { ...options, collection });
-  const pruned = options.prune ? await pruneDeleted(store, roots, { collection }) : null;
+  const pruned = options.prune ? await pruneDeleted(store, roots, { collection, ...(options.within ? { within: options.within } : {}) }) : null;
   // Replaced and pruned chunks leave tombstones; clean their vectors now rather than leave it to a later process.
   if (outcomes.some((o) => o.removed > 0) || (pruned?.removed.length ?? 0) > 0) await store.gc();
   return { outcomes, pruned };
