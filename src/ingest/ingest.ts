@@ -60,10 +60,14 @@ export async function ingestFiles(store: Store, files: readonly FoundFile[], opt
       options.onFile?.(outcome, outcomes.length, files.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, files.length)) }, worker));
-  if (options.signal?.aborted) {
-    throw new StoreError("aborted", `Cancelled after ${outcomes.length} of ${files.length} files; those are indexed, the others were not touched.`);
+  const cancelled = () => new StoreError("aborted", `Cancelled after ${outcomes.length} of ${files.length} files; those are indexed, the others were not touched.`);
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, files.length)) }, worker));
+  } catch (error) {
+    // A file in flight when the signal came was written whole or not at all; the count says which are done.
+    throw options.signal?.aborted ? cancelled() : error;
   }
+  if (options.signal?.aborted) throw cancelled();
   return outcomes;
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { StatusReport } from "../store/store.js";
+import type { IngestActivityReport } from "../sync/activity.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
 
@@ -45,6 +46,32 @@ const statusOutput = z.object({
     .nullable()
     .describe("A re-embedding with another model (retrieval-mcp reindex) in progress: chunks copied so far of the total; null when none runs."),
   data_dir: z.string(),
+  ingest: z
+    .object({
+      watching: z.array(z.string()).describe("Folders this server keeps indexed (serve --watch)."),
+      queued: z.number().int().describe("Changed paths seen and waiting for their burst of changes to settle."),
+      running: z
+        .array(z.object({ by: z.enum(["watch", "ingest_files"]), started_at: z.string(), done: z.number().int(), total: z.number().int() }))
+        .describe("File ingestion in progress: files done of the files found."),
+      runs: z.number().int().describe("Ingestion runs finished since the server started."),
+      last: z
+        .object({
+          by: z.enum(["watch", "ingest_files"]),
+          finished_at: z.string(),
+          took_ms: z.number(),
+          indexed: z.number().int(),
+          unchanged: z.number().int(),
+          skipped: z.number().int(),
+          failed: z.number().int(),
+          pruned: z.number().int(),
+          chunks_written: z.number().int(),
+          chunks_removed: z.number().int(),
+          error: z.string().optional(),
+        })
+        .nullable(),
+    })
+    .nullable()
+    .describe("File ingestion by this server (folders watched with --watch, ingest_files calls); null when it does none."),
   chunks: z
     .array(
       z.object({
@@ -60,7 +87,7 @@ const statusOutput = z.object({
 
 type StatusOutput = z.infer<typeof statusOutput>;
 
-function toOutput(report: StatusReport): StatusOutput {
+function toOutput(report: StatusReport, ingest: IngestActivityReport | null): StatusOutput {
   return {
     counts: report.counts,
     total_chunks: report.chunks,
@@ -74,6 +101,7 @@ function toOutput(report: StatusReport): StatusOutput {
     last_optimize: report.last_optimize,
     reindex: report.reindex,
     data_dir: report.data_dir,
+    ingest,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
 }
@@ -86,6 +114,12 @@ function render(s: StatusOutput): string {
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
   if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);
+  if (s.ingest) {
+    const { watching, queued, running, last } = s.ingest;
+    if (watching.length > 0) lines.push(`Watching ${watching.join(", ")}${queued > 0 ? `; ${queued} changes waiting` : ""}.`);
+    for (const r of running) lines.push(`Ingesting (${r.by}): ${r.done} of ${r.total} files.`);
+    if (last) lines.push(`Last ingest (${last.by}, ${last.finished_at}): ${last.error ? `failed: ${last.error}` : `${last.indexed} indexed, ${last.unchanged} unchanged, ${last.failed} failed, ${last.pruned} pruned`}.`);
+  }
   for (const c of s.chunks ?? []) lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation})` : ""}`);
   return lines.join("\n");
 }
@@ -103,6 +137,6 @@ export const registerEmbeddingStatus: RegisterTool = (server, context) => {
       outputSchema: statusOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids)), render),
+    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids), context.activity?.report() ?? null), render),
   );
 };
