@@ -23,7 +23,14 @@ let pdfjs: Promise<typeof import("pdfjs-dist/legacy/build/pdf.mjs")> | null = nu
  */
 export async function pdfText(bytes: Uint8Array): Promise<PdfText> {
   pdfjs ??= import("pdfjs-dist/legacy/build/pdf.mjs");
-  const lib = await pdfjs;
+  let lib: Awaited<typeof pdfjs>;
+  try {
+    lib = await pdfjs;
+  } catch (error) {
+    pdfjs = null;
+    // pdf.js needs @napi-rs/canvas in Node, an optional dependency that `npm install --omit=optional` leaves out.
+    return { kind: "unreadable", reason: `PDF support could not start (${error instanceof Error ? error.message : String(error)}); reinstall retrieval-mcp with its optional dependencies` };
+  }
   const task = lib.getDocument({
     // pdf.js takes ownership of (detaches) the buffer it is given.
     data: new Uint8Array(bytes),
