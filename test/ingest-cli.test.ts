@@ -76,10 +76,10 @@ describe("retrieval-mcp ingest: formats and citations", () => {
 
     const store = await openCliStore(dataDir);
     try {
-      const chunks = (name: string): ChunkView[] => store.documentChunks(path(name), "default");
+      const chunks = async (name: string): Promise<ChunkView[]> => store.documentChunks(path(name), "default");
       for (const name of ["guide.md", "notes.rst", "latin.txt", "wide.txt", ...Object.keys(CODE_FILES)]) {
         const lines = readFileSync(path(name), name === "latin.txt" ? "latin1" : name === "wide.txt" ? "utf16le" : "utf8").replace(/^\ufeff/, "").split("\n");
-        const stored = chunks(name);
+        const stored = await chunks(name);
         expect(stored.length, name).toBeGreaterThan(0);
         for (const chunk of stored) {
           const m = chunk.metadata as Record<string, any>;
@@ -93,24 +93,24 @@ describe("retrieval-mcp ingest: formats and citations", () => {
           for (const chunk of stored) expect(lines[(chunk.metadata.line_start as number) - 1]!.trimStart()).toBe(chunk.text.split("\n")[0]!.trimStart());
         }
       }
-      expect(chunks("guide.md").map((c) => c.metadata.heading)).toEqual(expect.arrayContaining(["Guide", "Guide > Install", "Guide > Install > Linux"]));
-      expect(chunks("notes.rst").map((c) => c.metadata.heading)).toEqual(expect.arrayContaining(["Notes", "Notes > Details"]));
-      expect(chunks("latin.txt")[0]!.text.startsWith("Résumé du café crème.")).toBe(true);
-      expect(chunks("wide.txt")[0]!.text.startsWith("Wide text, naïve and wide.")).toBe(true);
-      for (const chunk of chunks("app.ts")) expect(chunk.metadata.heading).toMatch(/^export function handle\d+\(request: Request\): Response$/);
+      expect((await chunks("guide.md")).map((c) => c.metadata.heading)).toEqual(expect.arrayContaining(["Guide", "Guide > Install", "Guide > Install > Linux"]));
+      expect((await chunks("notes.rst")).map((c) => c.metadata.heading)).toEqual(expect.arrayContaining(["Notes", "Notes > Details"]));
+      expect((await chunks("latin.txt"))[0]!.text.startsWith("Résumé du café crème.")).toBe(true);
+      expect((await chunks("wide.txt"))[0]!.text.startsWith("Wide text, naïve and wide.")).toBe(true);
+      for (const chunk of await chunks("app.ts")) expect(chunk.metadata.heading).toMatch(/^export function handle\d+\(request: Request\): Response$/);
 
-      const pdf = chunks("report.pdf");
+      const pdf = await chunks("report.pdf");
       expect(pdf.map((c) => c.metadata.page)).toEqual(expect.arrayContaining([1, 2]));
       for (const chunk of pdf) {
         expect(chunk.metadata).toMatchObject({ source: path("report.pdf"), format: "pdf" });
         expect(chunk.metadata.line_start).toBeUndefined();
         expect(chunk.text.includes(chunk.metadata.page === 1 ? "firstpage" : "secondpage")).toBe(true);
       }
-      expect(chunks("manual.docx").map((c) => c.metadata.heading)).toEqual(expect.arrayContaining(["Install", "Install > Linux"]));
-      const html = chunks("page.html");
+      expect((await chunks("manual.docx")).map((c) => c.metadata.heading)).toEqual(expect.arrayContaining(["Install", "Install > Linux"]));
+      const html = await chunks("page.html");
       expect(html.map((c) => c.metadata.heading)).toEqual(expect.arrayContaining(["Handbook", "Handbook > Care"]));
       expect(html.some((c) => c.text.includes("navword"))).toBe(false);
-      expect(chunks("scan.pdf")).toEqual([]);
+      expect(await chunks("scan.pdf")).toEqual([]);
     } finally {
       await store.close();
     }

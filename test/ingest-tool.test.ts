@@ -52,13 +52,22 @@ describe("ingest_files over stdio", () => {
       expect(tool?.description).toContain(allowed);
       expect(tool?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
 
-      const progress: { progress: number; total?: number }[] = [];
       const first = (await s.client.callTool({ name: "ingest_files", arguments: { paths: ["docs", join(allowed, "log.pdf")] } }, undefined, {
-        onprogress: (p) => progress.push(p),
+        onprogress: () => undefined,
       })) as Parameters<typeof ok>[0];
       expect(ok<Ingested>(first)).toMatchObject({ indexed: 3, unchanged: 0, failed: 0, not_found: [] });
-      expect(progress.map((p) => p.progress)).toEqual([1, 2, 3]);
-      expect(progress.every((p) => p.total === 3)).toBe(true);
+      // One notification per file, all before the answer.
+      const answered = s.received.findIndex((m) => "result" in m && (m.result as { structuredContent?: unknown }).structuredContent !== undefined);
+      const progress = s.received
+        .map((m, at) => ({ m, at }))
+        .filter(({ m }) => "method" in m && m.method === "notifications/progress")
+        .map(({ m, at }) => ({ ...("params" in m ? (m.params as { progress: number; total: number }) : { progress: -1, total: -1 }), at }));
+      expect(progress.map((p) => [p.progress, p.total])).toEqual([
+        [1, 3],
+        [2, 3],
+        [3, 3],
+      ]);
+      expect(progress.every((p) => p.at < answered)).toBe(true);
 
       const hits = await s.call("semantic_search", { query: "storm entry", k: 1, mode: "keyword" });
       expect(ok(hits).results[0]).toMatchObject({ doc_id: join(allowed, "log.pdf"), metadata: { page: 2, source: join(allowed, "log.pdf") } });

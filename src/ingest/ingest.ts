@@ -88,7 +88,8 @@ async function ingestFile(store: Store, file: FoundFile, collection: string, opt
     const info = await stat(file.path);
     if (!info.isFile()) return outcome("skipped", "not a regular file");
     const stamp = { size: info.size, mtimeMs: info.mtimeMs };
-    const existing = store.documentChunks(file.path, collection);
+    // Awaited so this reads the same whether the store's reads are synchronous or return promises.
+    const existing = await store.documentChunks(file.path, collection);
     if (isCurrent(existing, (m) => m.file_size === stamp.size && m.file_mtime_ms === stamp.mtimeMs)) return outcome("unchanged");
     const bytes = await readFile(file.path);
     const sha256 = createHash("sha256").update(bytes).digest("hex");

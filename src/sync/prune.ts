@@ -35,7 +35,7 @@ export async function pruneDeleted(store: Store, roots: readonly string[], optio
     }
     // A file given as a root was just ingested; there is nothing under it to prune.
     if (!info.isDirectory()) continue;
-    const candidates = documentsUnder(store, root, options);
+    const candidates = await documentsUnder(store, root, options);
     if (candidates.length === 0) continue;
     const entries = await readdir(root).catch((error: NodeJS.ErrnoException) => error);
     if (entries instanceof Error) {
@@ -47,7 +47,7 @@ export async function pruneDeleted(store: Store, roots: readonly string[], optio
       continue;
     }
     for (const docId of candidates) {
-      if (!wasIngested(store, docId) || !(await isGone(docId))) continue;
+      if (!(await wasIngested(store, docId)) || !(await isGone(docId))) continue;
       const deleted = await store.delete({ doc_id: docId, collection: options.collection });
       if (deleted.deleted > 0) report.removed.push({ doc_id: docId, chunks: deleted.deleted });
     }
@@ -55,12 +55,12 @@ export async function pruneDeleted(store: Store, roots: readonly string[], optio
   return report;
 }
 
-function documentsUnder(store: Store, root: string, options: PruneOptions): string[] {
+async function documentsUnder(store: Store, root: string, options: PruneOptions): Promise<string[]> {
   const folder = root.endsWith(sep) ? root : root + sep;
   const scopes = options.within?.map((p) => resolve(p)).filter((p) => p.startsWith(folder)) ?? [folder];
   const ids = new Set<string>();
   for (const scope of scopes) {
-    for (const id of store.documentIds(options.collection, scope)) {
+    for (const id of await store.documentIds(options.collection, scope)) {
       // A scope that is a file also matches its namesakes (`a.md` and `a.md.bak`); a folder scope ends in a separator.
       if (scope.endsWith(sep) || id === scope || id.startsWith(scope + sep)) ids.add(id);
     }
@@ -68,8 +68,9 @@ function documentsUnder(store: Store, root: string, options: PruneOptions): stri
   return [...ids];
 }
 
-function wasIngested(store: Store, docId: string): boolean {
-  return typeof store.get([`${docId}#0`])[0]?.metadata.sha256 === "string";
+async function wasIngested(store: Store, docId: string): Promise<boolean> {
+  const [first] = await store.get([`${docId}#0`]);
+  return typeof first?.metadata.sha256 === "string";
 }
 
 async function isGone(path: string): Promise<boolean> {

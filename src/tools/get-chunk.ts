@@ -79,10 +79,10 @@ function inDocumentOrder(chunks: readonly ChunkView[]): ChunkView[] {
   });
 }
 
-function withNeighbors(store: Store, chunkId: string, n: number, maxChars: number | undefined): GetOutput {
-  const [chunk] = store.get([chunkId]);
+async function withNeighbors(store: Store, chunkId: string, n: number, maxChars: number | undefined): Promise<GetOutput> {
+  const [chunk] = await store.get([chunkId]);
   if (!chunk) return { chunks: [], missing: [chunkId] };
-  const document = chunk.doc_id === null ? [chunk] : inDocumentOrder(store.documentChunks(chunk.doc_id, chunk.collection));
+  const document = chunk.doc_id === null ? [chunk] : inDocumentOrder(await store.documentChunks(chunk.doc_id, chunk.collection));
   const at = document.findIndex((c) => c.chunk_id === chunkId);
   const from = Math.max(0, at - n);
   return { chunks: document.slice(from, at + n + 1).map((c, i) => ({ ...toChunk(c, maxChars), offset: from + i - at })), missing: [] };
@@ -113,7 +113,7 @@ export const registerGetChunk: RegisterTool = (server, context) => {
     ({ chunk_id, chunk_ids, doc_id, collection, neighbors, max_chars }) =>
       runTool(
         context,
-        (store): GetOutput => {
+        (store): GetOutput | Promise<GetOutput> => {
           if (neighbors !== undefined && chunk_id !== undefined) return withNeighbors(store, chunk_id, neighbors, max_chars);
           if (doc_id !== undefined) return { chunks: store.documentChunks(doc_id, collection).map((v) => toChunk(v, max_chars)), missing: [] };
           const ids = [...new Set(chunk_ids ?? [chunk_id!])];
