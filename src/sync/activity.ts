@@ -1,7 +1,9 @@
 import { errorMessage } from "../store/errors.js";
 import type { SyncCounts } from "./sync.js";
 
-export type IngestSource = "watch" | "ingest_files";
+/** Who ingests in a server process: the folder watcher or the ingest_files tool. */
+export const INGEST_SOURCES = ["watch", "ingest_files"] as const;
+export type IngestSource = (typeof INGEST_SOURCES)[number];
 
 export interface IngestRunReport {
   by: IngestSource;

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import type { StatusReport } from "../store/store.js";
-import type { IngestActivityReport } from "../sync/activity.js";
+import { INGEST_SOURCES, type IngestActivityReport } from "../sync/activity.js";
 import { runTool, type RegisterTool } from "./context.js";
-import { fields } from "./fields.js";
+import { fields, ingestCountFields } from "./fields.js";
 
 const statusInput = z.strictObject({
   chunk_ids: fields.chunkIds("Also report the embedding state of these chunks").optional(),
@@ -51,22 +51,16 @@ const statusOutput = z.object({
       watching: z.array(z.string()).describe("Folders this server keeps indexed (serve --watch)."),
       queued: z.number().int().describe("Changed paths seen and waiting for their burst of changes to settle."),
       running: z
-        .array(z.object({ by: z.enum(["watch", "ingest_files"]), started_at: z.string(), done: z.number().int(), total: z.number().int() }))
+        .array(z.object({ by: z.enum(INGEST_SOURCES), started_at: z.string(), done: z.number().int(), total: z.number().int() }))
         .describe("File ingestion in progress: files done of the files found."),
       runs: z.number().int().describe("Ingestion runs finished since the server started."),
       last: z
         .object({
-          by: z.enum(["watch", "ingest_files"]),
+          by: z.enum(INGEST_SOURCES),
           finished_at: z.string(),
           took_ms: z.number(),
-          indexed: z.number().int(),
-          unchanged: z.number().int(),
-          skipped: z.number().int(),
-          failed: z.number().int(),
-          pruned: z.number().int(),
-          chunks_written: z.number().int(),
-          chunks_removed: z.number().int(),
-          error: z.string().optional(),
+          ...ingestCountFields,
+          error: z.string().optional().describe("Why the run stopped (an error, or a cancellation saying how many files were done)."),
         })
         .nullable(),
     })

@@ -5,7 +5,7 @@ import type { AllowedFolder } from "../sync/allowed-paths.js";
 import { confine } from "../sync/allowed-paths.js";
 import { countSync, syncFiles } from "../sync/sync.js";
 import { runTool, type RegisterTool } from "./context.js";
-import { fields } from "./fields.js";
+import { fields, ingestCountFields } from "./fields.js";
 import { progressReporter } from "./progress.js";
 
 /** Paths per call: folders count as one, so this bounds the arguments, not the files. */
@@ -35,13 +35,7 @@ const fileResult = z.object({
 });
 
 const ingestOutput = z.object({
-  indexed: z.number().int().describe("Files (re)indexed."),
-  unchanged: z.number().int().describe("Files already indexed as they are; nothing was read or embedded again."),
-  skipped: z.number().int().describe("Files with nothing to index (binary, empty, a scanned PDF)."),
-  failed: z.number().int(),
-  pruned: z.number().int().describe("Documents removed because their files were deleted (with prune)."),
-  chunks_written: z.number().int(),
-  chunks_removed: z.number().int(),
+  ...ingestCountFields,
   files: z.array(fileResult).describe(`Files indexed, skipped or failed (not the unchanged ones), at most ${MAX_LISTED}.`),
   not_found: z.array(z.string()).describe("Paths that do not exist, or could not be read."),
   pruned_documents: z.array(z.string()).describe(`doc_ids removed by prune, at most ${MAX_LISTED}.`),
