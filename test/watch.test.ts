@@ -1,8 +1,11 @@
 import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, runCli } from "./helpers/cli.js";
+import { spawn } from "node:child_process";
+import { CLI, assertBuilt, cleanEnv, runCli } from "./helpers/cli.js";
 import { connectStdio, ok, type StdioSession } from "./helpers/mcp.js";
+import { collect } from "./helpers/processes.js";
+import { openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
 
 const tempDir = useTempDirs();
@@ -108,6 +111,32 @@ describe("serve --watch", () => {
       expect(await docIds(s, folder)).toEqual(["a.md", "b.md"]);
     } finally {
       await s.close();
+    }
+  });
+
+  it("stops a long first pass when the server stops, exiting cleanly and leaving only whole documents", async () => {
+    const dataDir = tempDir();
+    const folder = tempDir();
+    for (let i = 0; i < 200; i++) writeFileSync(join(folder, `n${i}.md`), `${note(`topic${i}`)}\n${note(`more${i}`).repeat(8)}`);
+    const child = spawn(process.execPath, [CLI, "serve", "--data-dir", dataDir, "--embedder", "hash:64", "--watch", folder], { env: cleanEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const exited = collect(child);
+    // Several processes may share a store: this one watches the server's first pass from outside.
+    const store = await openStore(dataDir);
+    try {
+      await expect.poll(async () => (await store.documentIds("default", `${folder}/`)).length, SETTLE).toBeGreaterThan(0);
+      child.stdin!.end();
+      const { code, stderr } = await exited;
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain("stopping (stdin closed)");
+      expect(stderr).not.toMatch(/watch: .*failed/);
+      const docs = await store.documentIds("default", `${folder}/`);
+      expect(docs.length).toBeLessThan(200);
+      for (const doc of docs) {
+        const chunks = await store.documentChunks(doc, "default");
+        expect(chunks.every((c) => c.status === "committed" && c.metadata.chunk_count === chunks.length), doc).toBe(true);
+      }
+    } finally {
+      await store.close();
     }
   });
 

@@ -32,7 +32,7 @@ const QUIET_MS = 300;
 const MAX_DELAY_MS = 2000;
 
 export interface FolderWatcher {
-  /** Stops watching; a batch being ingested finishes first. */
+  /** Stops watching; a batch being ingested stops before its next file (each file is written whole or not at all). */
   close(): Promise<void>;
 }
 
@@ -56,6 +56,8 @@ export async function watchFolders(options: WatchOptions): Promise<FolderWatcher
   let firstQueuedAt = 0;
   let running: Promise<void> = Promise.resolve();
   let closed = false;
+  // Closing stops a long batch (a first pass over thousands of files) before its next file, so shutdown does not wait for it.
+  const stopping = new AbortController();
   options.activity.setWatching(folders);
 
   const schedule = (): void => {
@@ -102,6 +104,7 @@ export async function watchFolders(options: WatchOptions): Promise<FolderWatcher
     try {
       const store = await options.openStore();
       const result = await syncFiles(store, found, folders, {
+        signal: stopping.signal,
         prune: full || gone.length > 0,
         ...(full ? {} : { within: gone }),
         onFile: (_outcome, done) => run.progress(done),
@@ -109,7 +112,7 @@ export async function watchFolders(options: WatchOptions): Promise<FolderWatcher
       for (const r of result.pruned?.refused ?? []) options.log(`watch: not removing documents under ${r.root}: ${r.reason}`);
       run.finish(countSync(result));
     } catch (error) {
-      options.log(`watch: indexing ${paths.length === 1 ? paths[0] : `${paths.length} changes`} failed: ${errorMessage(error)}`);
+      if (!closed) options.log(`watch: indexing ${paths.length === 1 ? paths[0] : `${paths.length} changes`} failed: ${errorMessage(error)}`);
       run.finish({ error });
     }
   };
@@ -132,6 +135,7 @@ export async function watchFolders(options: WatchOptions): Promise<FolderWatcher
   return {
     async close() {
       closed = true;
+      stopping.abort();
       if (timer) clearTimeout(timer);
       await watcher.close();
       await running;
