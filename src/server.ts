@@ -1,11 +1,14 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Store } from "./store/store.js";
+import type { IngestActivity } from "./sync/activity.js";
+import type { AllowedFolder } from "./sync/allowed-paths.js";
 import type { RegisterTool } from "./tools/context.js";
 import { registerDeleteChunk } from "./tools/delete-chunk.js";
 import { registerEmbeddingStatus } from "./tools/embedding-status.js";
 import { registerGetChunk } from "./tools/get-chunk.js";
 import { registerIndexChunk } from "./tools/index-chunk.js";
 import { registerIndexChunks } from "./tools/index-chunks.js";
+import { registerIngestFiles } from "./tools/ingest-files.js";
 import { registerSemanticSearch } from "./tools/semantic-search.js";
 
 export interface ServerOptions {
@@ -18,6 +21,10 @@ export interface ServerOptions {
   version: string;
   /** Diagnostics; the caller routes them to stderr. */
   log?: (message: string) => void;
+  /** Folders agents may ingest from (--allow-ingest); ingest_files is listed only when there are some. */
+  allowIngest?: readonly AllowedFolder[];
+  /** Ingestion this process does (--watch, ingest_files), reported by embedding_status. */
+  activity?: IngestActivity;
 }
 
 const TOOLS: RegisterTool[] = [
@@ -37,7 +44,8 @@ const INSTRUCTIONS =
 /** One MCP server (one session) over the shared store; connect it to exactly one transport. */
 export function createServer(options: ServerOptions): McpServer {
   const server = new McpServer({ name: "retrieval-mcp", version: options.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
-  const context = { openStore: options.openStore, log: options.log ?? (() => undefined) };
+  const context = { openStore: options.openStore, log: options.log ?? (() => undefined), ...(options.activity ? { activity: options.activity } : {}) };
   for (const register of TOOLS) register(server, context);
+  if (options.allowIngest && options.allowIngest.length > 0) registerIngestFiles(options.allowIngest)(server, context);
   return server;
 }

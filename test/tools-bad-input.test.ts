@@ -76,6 +76,9 @@ const CASES: BadCase[] = [
   { tool: "get_chunk", why: "two selectors", args: { chunk_id: "a", chunk_ids: ["b"] }, message: /give exactly one of chunk_id, chunk_ids or doc_id/ },
   { tool: "get_chunk", why: "chunk_id of the wrong type", args: { chunk_id: 7 }, message: /expected string.*chunk_id/ },
   { tool: "get_chunk", why: "chunk_id with a control character", args: { chunk_id: "\u001b[31m" }, message: /chunk_id must not contain control characters/ },
+  { tool: "get_chunk", why: "neighbors above 5", args: { chunk_id: "seed", neighbors: 6 }, message: /neighbors must be at most 5/ },
+  { tool: "get_chunk", why: "negative neighbors", args: { chunk_id: "seed", neighbors: -1 }, message: /neighbors must be at least 0/ },
+  { tool: "get_chunk", why: "neighbors with doc_id", args: { doc_id: "d", neighbors: 1 }, message: /neighbors works with chunk_id only/ },
 ];
 
 describe("bad input to every tool", () => {

@@ -2,6 +2,8 @@ import type { SpecOptions } from "../embed/from-spec.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
+  /** The flag may be given several times; its value is then the list of them. */
+  multiple?: boolean;
   short?: string;
   /** Shown in help after the flag, e.g. `<dir>`. */
   value?: string;
@@ -10,7 +12,7 @@ export interface OptionSpec {
 
 /** What every command receives once its arguments are parsed and validated. */
 export interface CommandContext {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
   dataDir: string;
   /** `--embedder`; `auto` defers to the model an existing store is bound to. */

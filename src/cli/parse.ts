@@ -60,7 +60,7 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message.replace(/\. To specify a positional argument.*$/s, ".") : String(error), command.name);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as CommandContext["values"];
   if (values.help) return { kind: "help", command: named ? command : null };
   if (values.version) return { kind: "version" };
 
@@ -103,13 +103,21 @@ function findCommand(commands: readonly Command[], name: string): Command {
   return command;
 }
 
-function toParseArgsOptions(specs: Record<string, OptionSpec>): Record<string, { type: "string" | "boolean"; short?: string }> {
-  return Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]));
+function toParseArgsOptions(specs: Record<string, OptionSpec>): Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> {
+  return Object.fromEntries(
+    Object.entries(specs).map(([name, spec]) => [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) }]),
+  );
 }
 
 export function stringValue(values: CommandContext["values"], name: string): string | undefined {
   const value = values[name];
   return typeof value === "string" ? value : undefined;
+}
+
+/** Every value of a repeatable flag, in the order given. */
+export function stringList(values: CommandContext["values"], name: string): string[] {
+  const value = values[name];
+  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
 }
 
 /** A whole number within [min, max], or a usage error naming the flag. */

@@ -3,6 +3,7 @@ import { intOption, stringValue } from "../cli/parse.js";
 import { UsageError } from "../cli/command.js";
 import { LIMITS, SEARCH_MODES, type SearchMode } from "../store/schemas.js";
 import type { SearchResult } from "../store/store.js";
+import { citation } from "../ingest/citation.js";
 import { withStore } from "./open-store.js";
 
 const SNIPPET_CHARS = 160;
@@ -15,7 +16,11 @@ function snippet(text: string): string {
 export function renderHits(result: SearchResult): string {
   const about = `${result.mode}, model ${result.model}, ${result.took_ms.toFixed(1)} ms`;
   if (result.results.length === 0) return `No results (${about}).`;
-  const lines = result.results.map((hit, i) => `${String(i + 1).padStart(2)}. ${hit.score.toFixed(3)}  ${hit.chunk_id}\n    ${snippet(hit.text)}`);
+  const lines = result.results.map((hit, i) => {
+    // The chunk id already names the file; the citation adds where in it.
+    const where = citation(hit.metadata, { source: false });
+    return `${String(i + 1).padStart(2)}. ${hit.score.toFixed(3)}  ${hit.chunk_id}${where ? `  (${where})` : ""}\n    ${snippet(hit.text)}`;
+  });
   lines.push(`${result.results.length} result${result.results.length === 1 ? "" : "s"} (${about}).`);
   return lines.join("\n");
 }

@@ -1,7 +1,11 @@
 import { once } from "node:events";
 import { UsageError, type Command, type CommandContext } from "../cli/command.js";
-import { intOption, stringValue } from "../cli/parse.js";
+import { intOption, stringList, stringValue } from "../cli/parse.js";
 import { lazyStore } from "../lazy-store.js";
+import { errorMessage } from "../store/errors.js";
+import type { Store } from "../store/store.js";
+import type { IngestActivity } from "../sync/activity.js";
+import type { AllowedFolder } from "../sync/allowed-paths.js";
 import { logToStderr, openStore } from "./open-store.js";
 
 const DEFAULT_HOST = "127.0.0.1";
@@ -43,6 +47,39 @@ function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
   return { host, port, token, maxBodyBytes };
 }
 
+interface IngestSettings {
+  server: { allowIngest?: AllowedFolder[]; activity?: IngestActivity };
+  startWatching: (openStore: () => Promise<Store>) => { close: () => Promise<void> };
+}
+
+/** --allow-ingest and --watch: folders that must exist now, and the watcher over the latter. */
+async function ingestSettings(context: CommandContext): Promise<IngestSettings> {
+  const allow = stringList(context.values, "allow-ingest");
+  const watch = stringList(context.values, "watch");
+  const notWatching = { close: async () => undefined };
+  if (allow.length === 0 && watch.length === 0) return { server: {}, startWatching: () => notWatching };
+  const [{ IngestActivity }, { allowedFolders }] = await Promise.all([import("../sync/activity.js"), import("../sync/allowed-paths.js")]);
+  const folders = async (flag: string, dirs: string[]) => allowedFolders(dirs).catch((error: Error) => {
+    throw new UsageError(`--${flag}: ${error.message}.`, "serve");
+  });
+  const allowIngest = await folders("allow-ingest", allow);
+  const watched = (await folders("watch", watch)).map((f) => f.path);
+  const activity = new IngestActivity();
+  return {
+    server: { ...(allowIngest.length > 0 ? { allowIngest } : {}), activity },
+    startWatching(openStore) {
+      if (watched.length === 0) return notWatching;
+      const starting = import("../sync/watch.js")
+        .then(({ watchFolders }) => watchFolders({ folders: watched, exclude: [context.dataDir], openStore, activity, log: logToStderr }))
+        .catch((error: unknown) => {
+          logToStderr(`watching ${watched.join(", ")} failed: ${errorMessage(error)}`);
+          return notWatching;
+        });
+      return { close: async () => (await starting).close() };
+    },
+  };
+}
+
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run the MCP server (the default command): stdio for one client, or Streamable HTTP for many.",
@@ -55,8 +92,24 @@ export const serveCommand: Command = {
     port: { type: "string", value: "<port>", description: `HTTP: port (default ${DEFAULT_PORT}; 0 picks a free one). The endpoint is /mcp.` },
     token: { type: "string", value: "<token>", description: "HTTP: bearer token clients must send (Authorization: Bearer <token>). Env: RETRIEVAL_MCP_TOKEN." },
     "max-body": { type: "string", value: "<size>", description: "HTTP: largest request body, in bytes or with k/m/g (default 32m); larger requests get 413." },
+    watch: {
+      type: "string",
+      multiple: true,
+      value: "<dir>",
+      description: "Keep this folder indexed while serving (repeatable): new and changed files are ingested, deleted ones removed.",
+    },
+    "allow-ingest": {
+      type: "string",
+      multiple: true,
+      value: "<dir>",
+      description: "Offer the ingest_files tool, for files inside this folder only (repeatable).",
+    },
   },
-  details: "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
+  details: [
+    "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
+    "With --watch, watched folders are ingested into the default collection as the ingest command does, then kept in step with the disk;",
+    "embedding_status shows the progress. Without --allow-ingest, agents cannot make the server read files.",
+  ].join("\n"),
   async run(context) {
     const transport = stringValue(context.values, "transport") ?? "stdio";
     if (transport !== "stdio" && transport !== "http") throw new UsageError(`--transport must be stdio or http, got ${JSON.stringify(transport)}.`, "serve");
@@ -67,12 +120,19 @@ export const serveCommand: Command = {
     // Each module loads only when needed: start-up time goes into every client's launch.
     const httpModule = transport === "http" ? await import("../transport/http.js") : null;
     const http = httpModule ? httpSettings(context, httpModule) : null;
+    const ingest = await ingestSettings(context);
     const { createServer } = await import("../server.js");
     const store = lazyStore(() => openStore(context));
-    const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr });
+    const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr, ...ingest.server });
+    // The watcher starts beside the transport, never before it: its first pass may take a while.
+    const watcher = ingest.startWatching(store.get);
+    const close = async () => {
+      await watcher.close();
+      await store.close();
+    };
     if (!httpModule || !http) {
       const { runStdio } = await import("../transport/stdio.js");
-      await runStdio({ server: newServer(), onClose: store.close, log: logToStderr });
+      await runStdio({ server: newServer(), onClose: close, log: logToStderr });
       return 0;
     }
     const running = await httpModule.startHttp({ ...http, createServer: newServer, log: logToStderr });
@@ -80,7 +140,7 @@ export const serveCommand: Command = {
     const signal = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
     logToStderr(`stopping (${String(signal[0] ?? "signal")})`);
     await running.close();
-    await store.close();
+    await close();
     return 0;
   },
 };

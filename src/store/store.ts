@@ -123,6 +123,16 @@ export class Store {
     return (await this.core.meta.documentVersions(docId, collection ?? null)).map(toView);
   }
 
+  /**
+   * Ids of the documents in a collection whose doc_id starts with `prefix`
+   * (e.g. the files ingested from under a folder), read from the index.
+   */
+  async documentIds(collection: string, prefix: string): Promise<string[]> {
+    this.core.assertOpen();
+    if (prefix === "") throw new StoreError("invalid_input", "prefix: give the start of the doc_ids to list, e.g. a folder path ending in a separator.");
+    return this.core.meta.documentIds(collection, prefix);
+  }
+
   status(chunkIds?: readonly string[]): Promise<StatusReport> {
     return statusReport(this.core, chunkIds);
   }

@@ -3,11 +3,14 @@ import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/proto
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import { StoreError, errorMessage } from "../store/errors.js";
 import type { Store } from "../store/store.js";
+import type { IngestActivity } from "../sync/activity.js";
 
 export interface ToolContext {
   /** Opens the store on first use; must be memoised and shared (see lazyStore). */
   openStore: () => Promise<Store>;
   log: (message: string) => void;
+  /** This process's file ingestion (watched folders, ingest_files runs), when it does any. */
+  activity?: IngestActivity;
 }
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { StatusReport } from "../store/store.js";
+import { INGEST_SOURCES, type IngestActivityReport } from "../sync/activity.js";
 import { runTool, type RegisterTool } from "./context.js";
-import { fields } from "./fields.js";
+import { fields, ingestCountFields } from "./fields.js";
 
 const statusInput = z.strictObject({
   chunk_ids: fields.chunkIds("Also report the embedding state of these chunks").optional(),
@@ -56,6 +57,26 @@ const statusOutput = z.object({
     .nullable()
     .describe("A re-embedding with another model (retrieval-mcp reindex) in progress: chunks copied so far of the total; null when none runs."),
   data_dir: z.string(),
+  ingest: z
+    .object({
+      watching: z.array(z.string()).describe("Folders this server keeps indexed (serve --watch)."),
+      queued: z.number().int().describe("Changed paths seen and waiting for their burst of changes to settle."),
+      running: z
+        .array(z.object({ by: z.enum(INGEST_SOURCES), started_at: z.string(), done: z.number().int(), total: z.number().int() }))
+        .describe("File ingestion in progress: files done of the files found."),
+      runs: z.number().int().describe("Ingestion runs finished since the server started."),
+      last: z
+        .object({
+          by: z.enum(INGEST_SOURCES),
+          finished_at: z.string(),
+          took_ms: z.number(),
+          ...ingestCountFields,
+          error: z.string().optional().describe("Why the run stopped (an error, or a cancellation saying how many files were done)."),
+        })
+        .nullable(),
+    })
+    .nullable()
+    .describe("File ingestion by this server (folders watched with --watch, ingest_files calls); null when it does none."),
   chunks: z
     .array(
       z.object({
@@ -78,7 +99,7 @@ const statusOutput = z.object({
 
 type StatusOutput = z.infer<typeof statusOutput>;
 
-function toOutput(report: StatusReport): StatusOutput {
+function toOutput(report: StatusReport, ingest: IngestActivityReport | null): StatusOutput {
   return {
     counts: report.counts,
     total_chunks: report.chunks,
@@ -95,6 +116,7 @@ function toOutput(report: StatusReport): StatusOutput {
     maintenance_running: report.maintenance_running,
     reindex: report.reindex,
     data_dir: report.data_dir,
+    ingest,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
 }
@@ -108,6 +130,12 @@ function render(s: StatusOutput): string {
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
   for (const w of s.maintenance_running) lines.push(`${w.kind} running for ${Math.round(w.running_ms / 1000)} s${w.stuck ? " (past its time limit: it may be stuck; see the server log)" : ""}.`);
   if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);
+  if (s.ingest) {
+    const { watching, queued, running, last } = s.ingest;
+    if (watching.length > 0) lines.push(`Watching ${watching.join(", ")}${queued > 0 ? `; ${queued} changes waiting` : ""}.`);
+    for (const r of running) lines.push(`Ingesting (${r.by}): ${r.done} of ${r.total} files.`);
+    if (last) lines.push(`Last ingest (${last.by}, ${last.finished_at}): ${last.error ? `failed: ${last.error}` : `${last.indexed} indexed, ${last.unchanged} unchanged, ${last.failed} failed, ${last.pruned} pruned`}.`);
+  }
   for (const c of s.chunks ?? []) {
     const serving = c.status === "pending" && c.committed_generation !== null ? `, serving generation ${c.committed_generation}` : "";
     lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation}${serving})` : ""}`);
@@ -128,6 +156,6 @@ export const registerEmbeddingStatus: RegisterTool = (server, context) => {
       outputSchema: statusOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids)), render),
+    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids), context.activity?.report() ?? null), render),
   );
 };

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { LIMITS } from "../store/schemas.js";
-import { runTool, type RegisterTool, type ToolExtra } from "./context.js";
+import { runTool, type RegisterTool } from "./context.js";
 import { IndexResultOutput, chunkInputShape, toIndexOutput } from "./index-chunk.js";
+import { progressReporter } from "./progress.js";
 
 const indexChunksInput = z.strictObject({
   chunks: z
@@ -19,31 +20,6 @@ const indexChunksOutput = z.object({
   unchanged: z.number().int(),
 });
 
-/**
- * Relays the store's progress as MCP progress notifications when the client
- * asked for them. The spec requires progress to increase, so repeats are dropped.
- */
-function progressReporter(extra: ToolExtra): { onProgress?: (done: number, total: number) => void; flush: () => Promise<void> } {
-  const token = extra._meta?.progressToken;
-  const sent: Promise<void>[] = [];
-  const flush = async () => void (await Promise.all(sent));
-  if (token === undefined) return { flush };
-  let last = -1;
-  return {
-    onProgress(done, total) {
-      if (done <= last) return;
-      last = done;
-      sent.push(
-        extra
-          .sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: done, total, message: `${done} of ${total} chunks indexed` } })
-          // A client that went away cannot be told; the write itself must not fail for it.
-          .catch(() => undefined),
-      );
-    },
-    flush,
-  };
-}
-
 export const registerIndexChunks: RegisterTool = (server, context) => {
   server.registerTool(
     "index_chunks",
@@ -58,7 +34,7 @@ export const registerIndexChunks: RegisterTool = (server, context) => {
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ chunks, wait }, extra) => {
-      const progress = progressReporter(extra);
+      const progress = progressReporter(extra, "chunks indexed");
       const result = await runTool(
         context,
         async (store) => {

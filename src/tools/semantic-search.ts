@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { SearchInput } from "../store/schemas.js";
+import { citation } from "../ingest/citation.js";
+import { SearchInput, type Metadata } from "../store/schemas.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { chunkOutputFields, fields } from "./fields.js";
 
@@ -47,7 +48,8 @@ function render(query: string, out: SearchOutput): string {
   if (out.results.length === 0) return `No results for ${JSON.stringify(query)}.`;
   const lines = out.results.map((r, i) => {
     const where = [r.doc_id !== null ? `doc ${r.doc_id}` : null, r.collection !== "default" ? `collection ${r.collection}` : null].filter(Boolean).join(", ");
-    const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}`;
+    const cited = citation(r.metadata as Metadata, { source: true });
+    const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}${cited ? `\n   from ${cited}` : ""}`;
     return `${head}\n${r.text}${r.truncated ? " […]" : ""}`;
   });
   return `${out.results.length} results for ${JSON.stringify(query)} (${out.mode}, ${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
