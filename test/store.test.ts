@@ -304,6 +304,35 @@ describe("delete and GC", () => {
     await store.close();
   });
 
+  test("a background write overtaken while it embeds (rewritten, or deleted, and GC run) adds no row to Lance", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.indexMany([
+      { chunk_id: "r", text: "heron census, first count" },
+      { chunk_id: "d", text: "egret census, first count" },
+    ]);
+    const held = embedder.holdNextDocuments();
+    await store.indexMany(
+      [
+        { chunk_id: "r", text: "heron census, second count" },
+        { chunk_id: "d", text: "egret census, second count" },
+      ],
+      { wait: false },
+    );
+    await held;
+    await store.index({ chunk_id: "r", text: "heron census, third count" });
+    await store.delete({ chunk_id: "d" });
+    // GC collects what the rewrite and the delete superseded before the held write reaches Lance.
+    await store.gc();
+    embedder.releaseOldest();
+    await store.settle();
+    await store.gc();
+    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
+    expect((await store.status()).lance?.rows).toBe(1);
+    expect((await store.get(["r", "d"])).map((c) => [c.chunk_id, c.text, c.pending])).toEqual([["r", "heron census, third count", null]]);
+    await store.close();
+  });
+
   test("background GC runs shortly after a delete", async () => {
     const store = await openStore(tmp(), { background: true });
     await store.index({ text: "short-lived", chunk_id: "s" });

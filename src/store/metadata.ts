@@ -335,6 +335,7 @@ export class MetadataDb {
            gc_upto = CASE WHEN excluded.gc_upto IS NULL THEN gc_upto ELSE MAX(COALESCE(gc_upto, 0), excluded.gc_upto) END`,
       ),
       pendingByKey: db.prepare<[{ chunkId: string; generation: number }], PendingRow>("SELECT * FROM pending_chunks WHERE chunk_id = @chunkId AND generation = @generation"),
+      pendingGenerations: db.prepare<[string], { generation: number }>("SELECT generation FROM pending_chunks WHERE chunk_id IN (SELECT value FROM json_each(?))"),
       markWritten: db.prepare("UPDATE pending_chunks SET vector_written = 1 WHERE chunk_id = ?"),
       promote: db.prepare(
         `INSERT INTO chunks (chunk_id, collection, doc_id, text, metadata, content_hash, generation, created_at, updated_at)
@@ -551,6 +552,12 @@ export class MetadataDb {
         return changed;
       })
       .immediate();
+  }
+
+  /** Which of these generations are still their chunk's pending version (by chunk_id, so through the primary key). */
+  async stillPending(keys: readonly { chunkId: string; generation: number }[]): Promise<Set<number>> {
+    const pending = new Set(this.stmts.pendingGenerations.all(JSON.stringify(keys.map((k) => k.chunkId))).map((r) => r.generation));
+    return new Set(keys.map((k) => k.generation).filter((g) => pending.has(g)));
   }
 
   private promote(row: PendingRow, t: number): number {
