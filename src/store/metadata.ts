@@ -359,6 +359,12 @@ export class MetadataDb {
         "SELECT chunk_id, up_to_generation FROM write_set_removals WHERE write_set = ?",
       ),
       dropWriteSet: db.prepare("DELETE FROM write_sets WHERE id = ?"),
+      writeSetHasMember: db.prepare<[number], { one: number }>("SELECT 1 AS one FROM pending_chunks WHERE write_set = ? LIMIT 1"),
+      joinWriteSet: db.prepare("UPDATE pending_chunks SET write_set = ? WHERE chunk_id = ?"),
+      handOverRemovals: db.prepare(
+        `INSERT INTO write_set_removals (write_set, chunk_id, up_to_generation) SELECT @to, chunk_id, up_to_generation FROM write_set_removals WHERE write_set = @from
+         ON CONFLICT(write_set, chunk_id) DO UPDATE SET up_to_generation = MAX(up_to_generation, excluded.up_to_generation)`,
+      ),
       // A delete: the chunks row goes (its trigger tombstones the record), the pending version too, and a chunk never committed is tombstoned here.
       deleteCommitted: db.prepare("DELETE FROM chunks WHERE chunk_id = ?"),
       tombstone: db.prepare(
@@ -513,13 +519,36 @@ export class MetadataDb {
             this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t, gcNow });
             return generation;
           });
-          // A write set that just lost a member to this write may now be complete.
-          for (const id of orphanedSets) if (id !== writeSet) this.completeWriteSet(id, t);
+          this.settleOrphanedSets(orphanedSets, writeSet, chunks, t);
           return { generations, removed };
         })
         .immediate();
     } finally {
       this.db.pragma("synchronous = FULL");
+    }
+  }
+
+  /**
+   * Write sets that just lost members to a write: one with members left
+   * may now be complete. One that lost them all was overtaken (a document
+   * re-ingested while its previous replacement was in flight): its removals
+   * pass to the overtaking write and happen when that commits, so a search
+   * never sees the document's old chunks removed while its other chunks
+   * are still in their old version. A plain write becomes their write set.
+   */
+  private settleOrphanedSets(orphaned: ReadonlySet<number>, writeSet: number | null, chunks: readonly ChunkWrite[], t: number): void {
+    let heir = writeSet;
+    for (const id of orphaned) {
+      if (id === writeSet) continue;
+      if (this.stmts.writeSetHasMember.get(id)) {
+        this.completeWriteSet(id, t);
+      } else if (heir === null) {
+        heir = id;
+        for (const chunk of chunks) this.stmts.joinWriteSet.run(id, chunk.chunkId);
+      } else {
+        this.stmts.handOverRemovals.run({ from: id, to: heir });
+        this.stmts.dropWriteSet.run(id);
+      }
     }
   }
 

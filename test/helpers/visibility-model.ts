@@ -11,8 +11,9 @@ import type { Metadata } from "../../src/store/schemas.js";
  * when its step 3 runs; a document replacement is one write set whose
  * members commit together, removing the document's other chunks in the same
  * step, unless those were written again after the replacement was issued.
- * A replacement whose last unwritten member is superseded by a newer write
- * or deleted completes at that moment (its removals were acknowledged).
+ * A replacement whose last unwritten member is deleted completes at that
+ * moment (its removals were acknowledged); one whose new chunks are all
+ * written again before it commits hands its removals to that newer write.
  */
 
 export interface Content {
@@ -132,7 +133,18 @@ export class VisibilityModel {
       c.tombstone = false;
       return { chunk_id: input.chunk_id, seq };
     });
-    for (const other of orphaned) if (other !== set) this.completeIfWritten(other);
+    for (const other of orphaned) {
+      if (other === set) continue;
+      if (other.members.size > 0) {
+        this.completeIfWritten(other);
+        continue;
+      }
+      // Overtaken entirely: its removals go when the write that overtook it commits, never before.
+      set ??= { members: new Set(written.map((w) => w.chunk_id)), removals: new Map() };
+      for (const w of written) this.chunks.get(w.chunk_id)!.pending!.set = set;
+      for (const [id, seq] of other.removals) set.removals.set(id, Math.max(seq, set.removals.get(id) ?? 0));
+      other.removals.clear();
+    }
     return { changed, keys, removed };
   }
 
