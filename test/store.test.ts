@@ -106,6 +106,29 @@ describe("write", () => {
     expect(hits).toEqual(["g#0"]);
     await store.close();
   });
+
+  test("a pending replacement whose new chunk another replacement removes still carries out its own removals", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.index({ chunk_id: "x", text: "xerus burrow notes", doc_id: "east.md" });
+    await store.index({ chunk_id: "y", text: "yapok river notes", doc_id: "west.md" });
+    // west.md becomes just x, moved over from east.md; acknowledged as pending, its write held before step 2.
+    const held = embedder.holdNextDocuments();
+    expect(await store.replaceDocument({ doc_id: "west.md" }, [{ chunk_id: "x", text: "xerus burrow notes, moved west" }], { wait: false })).toMatchObject({
+      removed: ["y"],
+    });
+    await held;
+    // east.md, re-ingested empty, removes x (still committed there) with its pending move.
+    expect(await store.replaceDocument({ doc_id: "east.md" }, [])).toMatchObject({ removed: ["x"] });
+    embedder.releaseOldest();
+    await store.settle();
+    await store.recover();
+    expect(await store.documentChunks("west.md")).toEqual([]);
+    expect(await store.documentChunks("east.md")).toEqual([]);
+    await store.gc();
+    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
+    await store.close();
+  });
 });
 
 describe("bad input and faults leave the store unchanged", () => {

@@ -616,29 +616,30 @@ export class MetadataDb {
     return changed;
   }
 
-  /** Deletes chunks, both versions, tombstoning their records; inside the caller's transaction. */
+  /**
+   * Deletes chunks, both versions, tombstoning their records; inside the
+   * caller's transaction. A replacement whose unwritten members were all
+   * deleted (by a delete, or by another replacement's removals) is complete
+   * now: its own removals were acknowledged with it and must not be lost.
+   */
   private deleteNow(chunkIds: readonly string[], t: number): void {
+    const sets = new Set<number>();
     for (const chunkId of chunkIds) {
+      const set = this.stmts.pendingWriteSet.get(chunkId)?.write_set;
+      if (set !== undefined && set !== null) sets.add(set);
       this.stmts.dropPending.run(chunkId);
       this.stmts.deleteCommitted.run(chunkId);
       this.stmts.tombstone.run({ chunkId, now: t });
     }
+    for (const id of sets) this.completeWriteSet(id, t);
   }
 
   private deleteInTransaction(find: () => string[]): Promise<string[]> {
     return Promise.resolve(
       this.db
         .transaction(() => {
-          const t = now();
           const ids = find();
-          const sets = new Set<number>();
-          for (const id of ids) {
-            const set = this.stmts.pendingWriteSet.get(id)?.write_set;
-            if (set !== undefined && set !== null) sets.add(set);
-          }
-          this.deleteNow(ids, t);
-          // A replacement whose unwritten members were all deleted is complete now.
-          for (const id of sets) this.completeWriteSet(id, t);
+          this.deleteNow(ids, now());
           return ids;
         })
         .immediate(),

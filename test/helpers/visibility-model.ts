@@ -175,9 +175,7 @@ export class VisibilityModel {
   /** A delete: both versions go at once; a replacement that loses its last unwritten member to it completes. */
   delete(ids: readonly string[]): string[] {
     const live = ids.filter((id) => this.isLive(id));
-    const sets = new Set(live.map((id) => this.chunk(id).pending?.set).filter((s): s is WriteSet => !!s));
     this.removeNow(live);
-    for (const set of sets) this.completeIfWritten(set);
     return live;
   }
 
@@ -229,14 +227,19 @@ export class VisibilityModel {
   }
 
   private removeNow(ids: readonly string[]): void {
+    const sets = new Set<WriteSet>();
     for (const id of ids) {
       const c = this.chunks.get(id)!;
       if (!this.isLive(id)) continue;
-      c.pending?.set?.members.delete(id);
+      if (c.pending?.set) {
+        c.pending.set.members.delete(id);
+        sets.add(c.pending.set);
+      }
       c.committed = null;
       c.pending = null;
       c.tombstone = true;
     }
+    for (const set of sets) this.completeIfWritten(set);
   }
 
   /** A write set commits as one once no member is left unwritten: members become committed, removals go. */
