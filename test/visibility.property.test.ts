@@ -30,7 +30,7 @@ import { VisibilityModel, type Content } from "./helpers/visibility-model.js";
  * and RETRIEVAL_MCP_PROPERTY_REPLAY set to those, with that seed, replay
  * the shrunk counterexample alone.
  */
-const RUNS = Number(process.env.RETRIEVAL_MCP_PROPERTY_RUNS || 30);
+const RUNS = Number(process.env.RETRIEVAL_MCP_PROPERTY_RUNS || 40);
 const SEED_SETTING = process.env.RETRIEVAL_MCP_PROPERTY_SEED || "20261126";
 const SEED = SEED_SETTING === "random" ? Math.floor(Math.random() * 2 ** 31) : Number(SEED_SETTING);
 const PATH = process.env.RETRIEVAL_MCP_PROPERTY_PATH || undefined;
@@ -103,6 +103,8 @@ class FaultSwitch {
 
 interface Real {
   dir: string;
+  /** Visibility checks so far in this run. */
+  checks: number;
   store: Store;
   embedder: FaultyEmbedder;
   faults: FaultSwitch;
@@ -111,7 +113,7 @@ interface Real {
 function open(dir: string, faults: FaultSwitch): Promise<Real> {
   const embedder = new FaultyEmbedder();
   // keepVersionsMs 0: optimize prunes every old Lance version, the harshest it can be to readers.
-  return openStore(dir, { embedder, faults: faults.hooks, keepVersionsMs: 0 }).then((store) => ({ dir, store, embedder, faults }));
+  return openStore(dir, { embedder, faults: faults.hooks, keepVersionsMs: 0 }).then((store) => ({ dir, checks: 0, store, embedder, faults }));
 }
 
 /** What the run exercised, so the property cannot pass by never reaching the interesting states. */
@@ -164,13 +166,13 @@ async function expectVisible(m: VisibilityModel, r: Real): Promise<void> {
     if (view.pending) tally.rewritesSeenInFlight++;
   }
 
-  for (const collection of COLLECTIONS) {
+  for (const collection of [undefined, ...COLLECTIONS]) {
     for (const doc of DOCS) {
-      const inDoc = (v: Content | null) => v?.doc_id === doc && v.collection === collection;
+      const inDoc = (v: Content | null) => v?.doc_id === doc && (collection === undefined || v.collection === collection);
       const expected = IDS.filter((id) => inDoc(m.chunk(id).committed) || (!m.chunk(id).committed && inDoc(m.chunk(id).pending)))
         .sort()
         .map((id) => expectedView(m, id));
-      expect((await store.documentChunks(doc, collection)).map(viewOf), `documentChunks ${collection}/${doc}`).toEqual(expected);
+      expect((await store.documentChunks(doc, collection)).map(viewOf), `documentChunks ${collection ?? "*"}/${doc}`).toEqual(expected);
     }
   }
 
@@ -207,15 +209,18 @@ async function expectVisible(m: VisibilityModel, r: Real): Promise<void> {
     }
   }
 
-  // Scopes and filters judge each chunk by its committed version, not by a rewrite in flight.
+  // Scopes and filters judge each chunk by its committed version, not by a rewrite in flight. Every chunk has
+  // EVERYTHING's words, so each mode finds them all; the mode of each scope turns from one check to the next.
+  let turn = r.checks++;
   for (const collection of COLLECTIONS) {
     if (!m.hasCollection(collection)) {
       await expect(store.search({ query: EVERYTHING, collection }), `collection ${collection} does not exist`).rejects.toThrow(/no chunk is in collection/);
       continue;
     }
     for (const doc of [undefined, ...DOCS]) {
-      const { results } = await store.search({ query: EVERYTHING, k: 50, mode: "vector", collection, doc_id: doc });
-      const scope = `vector search in ${collection}/${doc ?? "*"}`;
+      const mode = SEARCH_MODES[turn++ % SEARCH_MODES.length]!;
+      const { results } = await store.search({ query: EVERYTHING, k: 50, mode, collection, doc_id: doc });
+      const scope = `${mode} search in ${collection}/${doc ?? "*"}`;
       expectCommittedHits(m, results, scope);
       const expected = committed.filter((id) => m.chunk(id).committed!.collection === collection && (doc === undefined || m.chunk(id).committed!.doc_id === doc));
       expect(results.map((h) => h.chunk_id).sort(), scope).toEqual(expected);
@@ -411,18 +416,25 @@ class Gc extends Checked {
   }
 }
 
+/** Recovery commits every pending write; with a fault in its step 3 (the recovering process dies too) it commits none. */
 class Recover extends Checked {
-  constructor(readonly reconcile: boolean) {
+  constructor(
+    readonly reconcile: boolean,
+    readonly fault: boolean,
+  ) {
     super();
   }
 
   async apply(m: VisibilityModel, r: Real): Promise<void> {
-    await r.store.recover({ reconcile: this.reconcile });
-    m.recover();
+    const recover = () => r.store.recover({ reconcile: this.reconcile });
+    const outcome = this.fault ? await r.faults.during("duringCommit", recover) : { fired: false, value: await recover() };
+    expect(outcome.fired, "recovery with writes to redo reaches step 3").toBe(this.fault && m.counts().pending > 0);
+    if (outcome.fired) tally.faultsFired++;
+    else m.recover();
   }
 
   toString(): string {
-    return this.reconcile ? "recover(reconcile)" : "recover";
+    return `recover${this.reconcile ? "(reconcile)" : ""}${this.fault ? "(fault duringCommit)" : ""}`;
   }
 }
 
@@ -462,7 +474,7 @@ class Reopen extends Checked {
   async apply(m: VisibilityModel, r: Real): Promise<void> {
     tally.abandonedHeld += m.heldWrites;
     await r.store.close();
-    Object.assign(r, await open(r.dir, r.faults));
+    Object.assign(r, await open(r.dir, r.faults), { checks: r.checks });
     m.abandonHeld();
   }
 
@@ -495,7 +507,7 @@ const commands: fc.Arbitrary<Cmd>[] = [
     ([doc_id, collection]) => new Delete(collection === undefined ? { doc_id } : { doc_id, collection }),
   ),
   fc.boolean().map((fault) => new Gc(fault)),
-  fc.boolean().map((reconcile) => new Recover(reconcile)),
+  fc.tuple(fc.boolean(), fc.boolean()).map(([reconcile, fault]) => new Recover(reconcile, fault)),
   fc.constant(new Optimize()),
   fc.constant(new Release()),
   fc.constant(new Reopen()),
