@@ -74,17 +74,20 @@ class FaultSwitch {
   /** Runs `work` with the fault armed; resolves to whether the fault fired (then `work` must have failed with it). */
   async during(point: keyof FaultHooks, work: () => Promise<unknown>): Promise<{ fired: true } | { fired: false; value: unknown }> {
     this.armed = point;
+    let value: unknown;
     try {
-      const value = await work();
-      expect(this.armed, `a fault at ${point} fired, yet the call succeeded`).toBe(point);
-      return { fired: false, value };
+      value = await work();
     } catch (error) {
-      if (this.armed !== null) throw error;
-      expect(String(error), `a write abandoned at ${point} fails with the fault`).toMatch(new RegExp(`injected at ${point}`));
-      return { fired: true };
-    } finally {
+      const fired = this.armed === null;
       this.armed = null;
+      if (!fired) throw error;
+      expect(String(error), `a call cut short at ${point} fails with the fault`).toMatch(new RegExp(`injected at ${point}`));
+      return { fired: true };
     }
+    const fired = this.armed === null;
+    this.armed = null;
+    expect(fired, `the fault at ${point} fired, yet the call succeeded`).toBe(false);
+    return { fired: false, value };
   }
 
   /** Resolves once the next Lance write has happened and its step 3 has run. */
@@ -399,14 +402,14 @@ class Gc extends Checked {
 
   async apply(m: VisibilityModel, r: Real): Promise<void> {
     const tombstones = m.counts().tombstone;
-    const outcome = this.fault ? await r.faults.during("betweenGcDeletes", () => r.store.gc()) : { fired: false };
+    const gc = () => r.store.gc();
+    const outcome = this.fault ? await r.faults.during("betweenGcDeletes", gc) : { fired: false, value: await gc() };
     if (outcome.fired) {
       // Tombstones are collected first: with any, the fault hits them, and they stay for the next GC.
       tally.faultsFired++;
       return;
     }
     expect(tombstones === 0 || !this.fault, "a GC fault with tombstones to collect fires").toBe(true);
-    if (!this.fault) await r.store.gc();
     m.gc();
     if (m.counts().pending === 0) await expectConverged(m, r);
   }
@@ -483,12 +486,12 @@ class Reopen extends Checked {
   }
 }
 
-const place = { doc: fc.constantFrom(null, ...DOCS), collection: fc.constantFrom(...COLLECTIONS) };
 const item = fc.record({
   id: fc.nat({ max: IDS.length - 1 }),
   variant: fc.oneof({ weight: 6, arbitrary: fc.constant<Variant>("new") }, fc.constant<Variant>("same-text"), fc.constant<Variant>("repeat")),
   tag: fc.constantFrom(...TAGS),
-  ...place,
+  doc: fc.constantFrom(null, ...DOCS),
+  collection: fc.constantFrom(...COLLECTIONS),
 });
 const items = (min: number, max: number) => fc.uniqueArray(item, { minLength: min, maxLength: max, selector: (i) => i.id });
 /** A write waits for its commit, or is held in the background (no wait), or is abandoned at a phase by a fault. */
