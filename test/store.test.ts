@@ -107,6 +107,29 @@ describe("write", () => {
     expect(hits).toEqual(["g#0"]);
     await store.close();
   });
+
+  test("a pending replacement whose new chunk another replacement removes still carries out its own removals", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.index({ chunk_id: "x", text: "xerus burrow notes", doc_id: "east.md" });
+    await store.index({ chunk_id: "y", text: "yapok river notes", doc_id: "west.md" });
+    // west.md becomes just x, moved over from east.md; acknowledged as pending, its write held before step 2.
+    const held = embedder.holdNextDocuments();
+    expect(await store.replaceDocument({ doc_id: "west.md" }, [{ chunk_id: "x", text: "xerus burrow notes, moved west" }], { wait: false })).toMatchObject({
+      removed: ["y"],
+    });
+    await held;
+    // east.md, re-ingested empty, removes x (still committed there) with its pending move.
+    expect(await store.replaceDocument({ doc_id: "east.md" }, [])).toMatchObject({ removed: ["x"] });
+    embedder.releaseOldest();
+    await store.settle();
+    await store.recover();
+    expect(await store.documentChunks("west.md")).toEqual([]);
+    expect(await store.documentChunks("east.md")).toEqual([]);
+    await store.gc();
+    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
+    await store.close();
+  });
 });
 
 describe("bad input and faults leave the store unchanged", () => {
@@ -302,6 +325,35 @@ describe("delete and GC", () => {
     await store.gc();
     expect((await store.search({ query: "phoenix rising again", k: 3 })).results.map((r) => r.chunk_id)).toEqual(["p"]);
     expect((await store.verify()).ok).toBe(true);
+    await store.close();
+  });
+
+  test("a background write overtaken while it embeds (rewritten, or deleted, and GC run) adds no row to Lance", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.indexMany([
+      { chunk_id: "r", text: "heron census, first count" },
+      { chunk_id: "d", text: "egret census, first count" },
+    ]);
+    const held = embedder.holdNextDocuments();
+    await store.indexMany(
+      [
+        { chunk_id: "r", text: "heron census, second count" },
+        { chunk_id: "d", text: "egret census, second count" },
+      ],
+      { wait: false },
+    );
+    await held;
+    await store.index({ chunk_id: "r", text: "heron census, third count" });
+    await store.delete({ chunk_id: "d" });
+    // GC collects what the rewrite and the delete superseded before the held write reaches Lance.
+    await store.gc();
+    embedder.releaseOldest();
+    await store.settle();
+    await store.gc();
+    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
+    expect((await store.status()).lance?.rows).toBe(1);
+    expect((await store.get(["r", "d"])).map((c) => [c.chunk_id, c.text, c.pending])).toEqual([["r", "heron census, third count", null]]);
     await store.close();
   });
 

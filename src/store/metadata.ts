@@ -346,6 +346,7 @@ export class MetadataDb {
            gc_upto = CASE WHEN excluded.gc_upto IS NULL THEN gc_upto ELSE MAX(COALESCE(gc_upto, 0), excluded.gc_upto) END`,
       ),
       pendingByKey: db.prepare<[{ chunkId: string; generation: number }], PendingRow>("SELECT * FROM pending_chunks WHERE chunk_id = @chunkId AND generation = @generation"),
+      pendingGenerations: db.prepare<[string], { generation: number }>("SELECT generation FROM pending_chunks WHERE chunk_id IN (SELECT value FROM json_each(?))"),
       markWritten: db.prepare("UPDATE pending_chunks SET vector_written = 1 WHERE chunk_id = ?"),
       promote: db.prepare(
         `INSERT INTO chunks (chunk_id, collection, doc_id, text, metadata, content_hash, generation, created_at, updated_at)
@@ -369,6 +370,12 @@ export class MetadataDb {
         "SELECT chunk_id, up_to_generation FROM write_set_removals WHERE write_set = ?",
       ),
       dropWriteSet: db.prepare("DELETE FROM write_sets WHERE id = ?"),
+      writeSetHasMember: db.prepare<[number], { one: number }>("SELECT 1 AS one FROM pending_chunks WHERE write_set = ? LIMIT 1"),
+      joinWriteSet: db.prepare("UPDATE pending_chunks SET write_set = ? WHERE chunk_id = ?"),
+      handOverRemovals: db.prepare(
+        `INSERT INTO write_set_removals (write_set, chunk_id, up_to_generation) SELECT @to, chunk_id, up_to_generation FROM write_set_removals WHERE write_set = @from
+         ON CONFLICT(write_set, chunk_id) DO UPDATE SET up_to_generation = MAX(up_to_generation, excluded.up_to_generation)`,
+      ),
       // A delete: the chunks row goes (its trigger tombstones the record), the pending version too, and a chunk never committed is tombstoned here.
       deleteCommitted: db.prepare("DELETE FROM chunks WHERE chunk_id = ?"),
       tombstone: db.prepare(
@@ -516,13 +523,36 @@ export class MetadataDb {
             this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t, gcNow });
             return generation;
           });
-          // A write set that just lost a member to this write may now be complete.
-          for (const id of orphanedSets) if (id !== writeSet) this.completeWriteSet(id, t);
+          this.settleOrphanedSets(orphanedSets, writeSet, chunks, t);
           return { generations, removed };
         })
         .immediate();
     } finally {
       this.db.pragma("synchronous = FULL");
+    }
+  }
+
+  /**
+   * Write sets that just lost members to a write: one with members left
+   * may now be complete. One that lost them all was overtaken (a document
+   * re-ingested while its previous replacement was in flight): its removals
+   * pass to the overtaking write and happen when that commits, so a search
+   * never sees the document's old chunks removed while its other chunks
+   * are still in their old version. A plain write becomes their write set.
+   */
+  private settleOrphanedSets(orphaned: ReadonlySet<number>, writeSet: number | null, chunks: readonly ChunkWrite[], t: number): void {
+    let heir = writeSet;
+    for (const id of orphaned) {
+      if (id === writeSet) continue;
+      if (this.stmts.writeSetHasMember.get(id)) {
+        this.completeWriteSet(id, t);
+      } else if (heir === null) {
+        heir = id;
+        for (const chunk of chunks) this.stmts.joinWriteSet.run(id, chunk.chunkId);
+      } else {
+        this.stmts.handOverRemovals.run({ from: id, to: heir });
+        this.stmts.dropWriteSet.run(id);
+      }
     }
   }
 
@@ -557,6 +587,12 @@ export class MetadataDb {
       .immediate();
   }
 
+  /** Which of these generations are still their chunk's pending version (by chunk_id, so through the primary key). */
+  async stillPending(keys: readonly { chunkId: string; generation: number }[]): Promise<Set<number>> {
+    const pending = new Set(this.stmts.pendingGenerations.all(JSON.stringify(keys.map((k) => k.chunkId))).map((r) => r.generation));
+    return new Set(keys.map((k) => k.generation).filter((g) => pending.has(g)));
+  }
+
   private promote(row: PendingRow, t: number): number {
     this.stmts.promote.run({ chunkId: row.chunk_id, now: t });
     this.stmts.dropPending.run(row.chunk_id);
@@ -584,29 +620,30 @@ export class MetadataDb {
     return changed;
   }
 
-  /** Deletes chunks, both versions, tombstoning their records; inside the caller's transaction. */
+  /**
+   * Deletes chunks, both versions, tombstoning their records; inside the
+   * caller's transaction. A replacement whose unwritten members were all
+   * deleted (by a delete, or by another replacement's removals) is complete
+   * now: its own removals were acknowledged with it and must not be lost.
+   */
   private deleteNow(chunkIds: readonly string[], t: number): void {
+    const sets = new Set<number>();
     for (const chunkId of chunkIds) {
+      const set = this.stmts.pendingWriteSet.get(chunkId)?.write_set;
+      if (set !== undefined && set !== null) sets.add(set);
       this.stmts.dropPending.run(chunkId);
       this.stmts.deleteCommitted.run(chunkId);
       this.stmts.tombstone.run({ chunkId, now: t });
     }
+    for (const id of sets) this.completeWriteSet(id, t);
   }
 
   private deleteInTransaction(find: () => string[]): Promise<string[]> {
     return Promise.resolve(
       this.db
         .transaction(() => {
-          const t = now();
           const ids = find();
-          const sets = new Set<number>();
-          for (const id of ids) {
-            const set = this.stmts.pendingWriteSet.get(id)?.write_set;
-            if (set !== undefined && set !== null) sets.add(set);
-          }
-          this.deleteNow(ids, t);
-          // A replacement whose unwritten members were all deleted is complete now.
-          for (const id of sets) this.completeWriteSet(id, t);
+          this.deleteNow(ids, now());
           return ids;
         })
         .immediate(),

@@ -151,8 +151,13 @@ export class Writer {
     await core.lock.run(async () => {
       await core.assertStillBound(table);
       await core.catchUp(table);
+      // A version superseded, deleted or committed by recovery while it was embedded writes no row: GC may already have
+      // collected its generation, and nothing would collect a row added now. Checked under the lock, so a supersession
+      // after this check is collected by a GC whose Lance delete waits for this insert.
+      const pending = await core.meta.stillPending(unique);
+      const rows = unique.filter((r) => pending.has(r.generation));
       // Recorded before the lock is released, so the next writer in any process refreshes first.
-      await core.meta.noteLanceVersion(table.name, await table.insert(unique));
+      if (rows.length > 0) await core.meta.noteLanceVersion(table.name, await table.insert(rows));
       const folded = await core.watchdog.watch("keyword index refresh", core.options.writeFoldLimitMs, () => table.foldIfSmall());
       if (folded) await core.meta.noteLanceVersion(table.name, folded);
     });
