@@ -6,7 +6,7 @@ import { logToStderr, openStore } from "./open-store.js";
 
 const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 7700;
-const HTTP_ONLY = ["host", "port", "token", "max-body"] as const;
+const HTTP_ONLY = ["host", "port", "token", "max-body", "max-sessions"] as const;
 
 type HttpModule = typeof import("../transport/http.js");
 
@@ -24,6 +24,7 @@ interface HttpSettings {
   port: number;
   token: string | undefined;
   maxBodyBytes: number;
+  maxSessions: number;
 }
 
 function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
@@ -40,7 +41,8 @@ function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
       "serve",
     );
   }
-  return { host, port, token, maxBodyBytes };
+  const maxSessions = intOption(context.values, "max-sessions", 1, 100_000, http.DEFAULT_MAX_SESSIONS, "serve");
+  return { host, port, token, maxBodyBytes, maxSessions };
 }
 
 export const serveCommand: Command = {
@@ -55,6 +57,7 @@ export const serveCommand: Command = {
     port: { type: "string", value: "<port>", description: `HTTP: port (default ${DEFAULT_PORT}; 0 picks a free one). The endpoint is /mcp.` },
     token: { type: "string", value: "<token>", description: "HTTP: bearer token clients must send (Authorization: Bearer <token>). Env: RETRIEVAL_MCP_TOKEN." },
     "max-body": { type: "string", value: "<size>", description: "HTTP: largest request body, in bytes or with k/m/g (default 32m); larger requests get 413." },
+    "max-sessions": { type: "string", value: "<n>", description: "HTTP: sessions open at once (default 256); past it a new client gets 503 with Retry-After." },
   },
   details: "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
   async run(context) {
