@@ -1,0 +1,197 @@
+/**
+ * `npm run bench:soak [-- --minutes N] [--clients N] [--seed N]`: one HTTP
+ * server process (`node dist/cli.js serve --transport http`) under 32
+ * concurrent MCP clients (the SDK's Client over Streamable HTTP) making a
+ * seeded mix of semantic_search, index_chunk, index_chunks and delete_chunk
+ * calls for a bounded time (default 10 minutes). Reports throughput, p50 and
+ * p99 per tool, errors, and the server's RSS and open file descriptors
+ * sampled from /proc over time with their slope once warm; then stops the
+ * server and runs GC and `verify` on the store. Exits 1 when a call failed, the
+ * store is inconsistent, or RSS or descriptors keep growing.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { embedderFromSpec } from "../src/embed/from-spec.js";
+import { Store } from "../src/store/store.js";
+import { startHttpServer } from "./http-server.js";
+import { Corpus, makeRandom } from "./store/corpus.js";
+import { percentile } from "./store/stats.js";
+
+const EMBEDDER = "hash:384";
+const SEED_CHUNKS = 5_000;
+/** Writes and deletes land on this many ids, so the store stays the same size however long the soak runs. */
+const ID_SPACE = 5_000;
+const BATCH = 10;
+const SAMPLE_EVERY_MS = 5_000;
+/** The first part of the run (JIT, caches, Lance's first compactions) is left out of the slopes. */
+const WARM_SHARE = 0.25;
+/**
+ * Flat means: over the warm part of the run the fitted line moves RSS by less
+ * than 5% of its mean (or 8 MiB, the size of ordinary allocator noise at a
+ * ~200 MiB RSS) and the descriptor count by fewer than 3.
+ */
+const RSS_DRIFT_SHARE = 0.05;
+const RSS_DRIFT_MIN_MB = 8;
+const FD_DRIFT = 3;
+
+type Tool = "semantic_search" | "index_chunk" | "index_chunks" | "delete_chunk";
+const MIX: [Tool, number][] = [
+  ["semantic_search", 0.6],
+  ["index_chunk", 0.2],
+  ["index_chunks", 0.08],
+  ["delete_chunk", 0.12],
+];
+
+interface Sample {
+  atMin: number;
+  rssMb: number;
+  fds: number;
+}
+
+function options(): { minutes: number; clients: number; seed: number } {
+  const { values } = parseArgs({ options: { minutes: { type: "string" }, clients: { type: "string" }, seed: { type: "string" } } });
+  const number = (raw: string | undefined, fallback: number, name: string) => {
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return { minutes: number(values.minutes, 10, "minutes"), clients: Math.round(number(values.clients, 32, "clients")), seed: Math.round(number(values.seed, 7, "seed")) };
+}
+
+function sample(pid: number, startedAt: number): Sample {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return { atMin: (Date.now() - startedAt) / 60_000, rssMb: rssKb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((s, x) => s + x, 0) / n;
+  const my = ys.reduce((s, y) => s + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+async function seed(dataDir: string, corpus: Corpus): Promise<void> {
+  const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER) });
+  for (let i = 0; i < SEED_CHUNKS; i += 1000) {
+    await store.indexMany(Array.from({ length: 1000 }, (_, j) => ({ chunk_id: `soak-${i + j}`, text: corpus.chunk(i + j) })));
+  }
+  await store.optimize();
+  await store.close();
+}
+
+async function main(): Promise<void> {
+  const { minutes, clients, seed: runSeed } = options();
+  const corpus = new Corpus(42);
+  const dataDir = mkdtempSync(join(tmpdir(), "retrieval-mcp-soak-"));
+  const latencies = new Map<Tool, number[]>(MIX.map(([tool]) => [tool, []]));
+  const errors = new Map<Tool, string[]>(MIX.map(([tool]) => [tool, []]));
+  const samples: Sample[] = [];
+  try {
+    await seed(dataDir, corpus);
+    const server = await startHttpServer(dataDir, EMBEDDER);
+    console.log(`bench:soak: ${clients} clients for ${minutes} min against ${server.url} (pid ${server.pid}), ${SEED_CHUNKS} seeded chunks, ${EMBEDDER}, seed ${runSeed}; ${cpus().length} CPUs`);
+    const sessions = await Promise.all(
+      Array.from({ length: clients }, async () => {
+        const client = new Client({ name: "bench-soak", version: "1" });
+        await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+        return client;
+      }),
+    );
+    const startedAt = Date.now();
+    const deadline = startedAt + minutes * 60_000;
+    samples.push(sample(server.pid, startedAt));
+    const sampler = setInterval(() => {
+      const s = sample(server.pid, startedAt);
+      samples.push(s);
+      if (samples.length % 12 === 0) console.log(`  ${s.atMin.toFixed(1)} min: RSS ${s.rssMb.toFixed(0)} MiB, ${s.fds} fds, ${[...latencies.values()].reduce((n, l) => n + l.length, 0)} calls`);
+    }, SAMPLE_EVERY_MS);
+
+    let fresh = SEED_CHUNKS;
+    await Promise.all(
+      sessions.map(async (client, c) => {
+        const random = makeRandom(runSeed * 1000 + c);
+        const id = () => `soak-${Math.floor(random() * ID_SPACE)}`;
+        while (Date.now() < deadline) {
+          const roll = random();
+          let acc = 0;
+          const tool = MIX.find(([, share]) => (acc += share) > roll)?.[0] ?? "semantic_search";
+          const args: Record<string, unknown> =
+            tool === "semantic_search"
+              ? { query: corpus.queries(1, SEED_CHUNKS, fresh++)[0], k: 5 }
+              : tool === "index_chunk"
+                ? { chunk_id: id(), text: corpus.chunk(fresh++) }
+                : tool === "index_chunks"
+                  ? { chunks: [...new Set(Array.from({ length: BATCH }, id))].map((chunkId) => ({ chunk_id: chunkId, text: corpus.chunk(fresh++) })) }
+                  : { chunk_id: id() };
+          const t0 = performance.now();
+          try {
+            const result = await client.callTool({ name: tool, arguments: args });
+            if (result.isError) errors.get(tool)!.push(JSON.stringify(result.content).slice(0, 300));
+          } catch (error) {
+            errors.get(tool)!.push(error instanceof Error ? error.message : String(error));
+          }
+          latencies.get(tool)!.push(performance.now() - t0);
+        }
+      }),
+    );
+    const wallS = (Date.now() - startedAt) / 1000;
+    clearInterval(sampler);
+    samples.push(sample(server.pid, startedAt));
+    await Promise.all(sessions.map((client) => client.close()));
+    await server.stop();
+
+    const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER), background: false });
+    // Deletes of the last seconds still await GC, which the stopped server would have run next.
+    await store.gc();
+    const verify = await store.verify();
+    await store.close();
+
+    // ------------------------------------------------------------ report
+    const total = [...latencies.values()].reduce((n, l) => n + l.length, 0);
+    const errorCount = [...errors.values()].reduce((n, e) => n + e.length, 0);
+    console.log(`\n${total} calls in ${wallS.toFixed(0)} s: ${(total / wallS).toFixed(1)} calls/s; ${errorCount} errors.\n`);
+    console.log("| tool | calls | calls/s | p50 ms | p99 ms | errors |");
+    console.log("|:--|--:|--:|--:|--:|--:|");
+    for (const [tool] of MIX) {
+      const sorted = [...latencies.get(tool)!].sort((a, b) => a - b);
+      console.log(`| ${tool} | ${sorted.length} | ${(sorted.length / wallS).toFixed(1)} | ${percentile(sorted, 0.5).toFixed(1)} | ${percentile(sorted, 0.99).toFixed(1)} | ${errors.get(tool)!.length} |`);
+    }
+    for (const [tool, list] of errors) for (const message of list.slice(0, 3)) console.log(`  ${tool} error: ${message}`);
+
+    const warm = samples.filter((s) => s.atMin >= minutes * WARM_SHARE);
+    const rssSlope = slope(warm.map((s) => s.atMin), warm.map((s) => s.rssMb));
+    const fdSlope = slope(warm.map((s) => s.atMin), warm.map((s) => s.fds));
+    const window = warm.length > 1 ? warm[warm.length - 1]!.atMin - warm[0]!.atMin : 0;
+    const meanRss = warm.reduce((n, s) => n + s.rssMb, 0) / Math.max(1, warm.length);
+    const rssDrift = Math.abs(rssSlope) * window;
+    const fdDrift = Math.abs(fdSlope) * window;
+    const rssFlat = rssDrift < Math.max(RSS_DRIFT_SHARE * meanRss, RSS_DRIFT_MIN_MB);
+    const fdFlat = fdDrift < FD_DRIFT;
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`;
+    console.log(`\nServer process, sampled every ${SAMPLE_EVERY_MS / 1000} s (${samples.length} samples); slopes over the last ${(100 * (1 - WARM_SHARE)).toFixed(0)}% of the run (${window.toFixed(1)} min, ${warm.length} samples):`);
+    console.log(`  RSS: ${samples[0]!.rssMb.toFixed(0)} MiB at the start, ${range(warm.map((s) => s.rssMb))} MiB once warm, ${samples.at(-1)!.rssMb.toFixed(0)} MiB at the end; slope ${rssSlope.toFixed(2)} MiB/min (${rssDrift.toFixed(1)} MiB over the window): ${rssFlat ? "flat" : "GROWING"}`);
+    console.log(`  open fds: ${samples[0]!.fds} at the start, ${range(warm.map((s) => s.fds))} once warm, ${samples.at(-1)!.fds} at the end; slope ${fdSlope.toFixed(3)} /min (${fdDrift.toFixed(1)} over the window): ${fdFlat ? "flat" : "GROWING"}`);
+    console.log(`  samples (min, MiB, fds): ${samples.filter((_, i) => i % 12 === 0 || i === samples.length - 1).map((s) => `${s.atMin.toFixed(1)}/${s.rssMb.toFixed(0)}/${s.fds}`).join(" ")}`);
+    console.log(`verify after the run: ${verify.ok ? "ok" : `PROBLEMS ${JSON.stringify(verify.problems)}`} (${verify.checked.records} records, ${verify.checked.lance_rows} Lance rows). Load average at the end ${loadavg()[0]!.toFixed(1)}.`);
+    process.exitCode = errorCount === 0 && verify.ok && rssFlat && fdFlat ? 0 : 1;
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench:soak failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});
