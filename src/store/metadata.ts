@@ -2,7 +2,10 @@ import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import type { CompiledFilter } from "./filter.js";
-import { migrate } from "./migrate.js";
+import { openReadOnlyDatabase } from "./data-dir.js";
+import { StoreError } from "./errors.js";
+import { migrate, unappliedMigrations } from "./migrate.js";
+import { registerSqlFunctions } from "./sql-functions.js";
 import { SETTINGS } from "./settings-keys.js";
 
 export type RecordStatus = "pending" | "committed" | "tombstone";
@@ -85,7 +88,7 @@ const now = (): number => Date.now();
  */
 export function readSettingIfPresent<T>(path: string, key: string): T | undefined {
   if (!existsSync(path)) return undefined;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = openReadOnlyDatabase(path);
   try {
     db.pragma("busy_timeout = 10000");
     const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_settings'").get();
@@ -141,16 +144,30 @@ export class MetadataDb {
   private readonly stmts;
   private readonly statementCache = new Map<string, Database.Statement>();
 
-  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
-    this.db = new Database(path);
+  /** `readOnly`: for a store this user may read but not write; nothing is migrated, and every write fails. */
+  constructor(path: string, options: { busyTimeoutMs?: number; readOnly?: boolean } = {}) {
+    this.db = options.readOnly ? openReadOnlyDatabase(path) : new Database(path);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
-    this.db.pragma("journal_mode = WAL");
-    // FULL: an acknowledged write must survive power loss, not only a process crash.
-    this.db.pragma("synchronous = FULL");
-    // V004 removed the only foreign key; enforcement stays on so any
-    // future reference is checked, and so V001-V003 behave as written.
-    this.db.pragma("foreign_keys = ON");
-    migrate(this.db);
+    if (options.readOnly) {
+      registerSqlFunctions(this.db);
+      const needed = unappliedMigrations(this.db);
+      if (needed.length > 0) {
+        this.db.close();
+        throw new StoreError(
+          "read_only",
+          `The store ${path} needs migration ${needed.join(", ")} before this version of retrieval-mcp can read it, and this process may not write it. ` +
+            "Open it once as a user who may write it (any command applies the migration), or use the retrieval-mcp release that wrote it.",
+        );
+      }
+    } else {
+      this.db.pragma("journal_mode = WAL");
+      // FULL: an acknowledged write must survive power loss, not only a process crash.
+      this.db.pragma("synchronous = FULL");
+      // V004 removed the only foreign key; enforcement stays on so any
+      // future reference is checked, and so V001-V003 behave as written.
+      this.db.pragma("foreign_keys = ON");
+      migrate(this.db);
+    }
     const db = this.db;
     this.stmts = {
       allocate: db.prepare<[{ count: number }], { first: number }>("UPDATE generation_seq SET next = next + @count WHERE id = 1 RETURNING next - @count AS first"),
