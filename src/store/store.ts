@@ -1,11 +1,12 @@
-import { mkdirSync } from "node:fs";
 import * as lancedb from "@lancedb/lancedb";
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { toChunkWrite } from "./chunk-input.js";
+import { prepareDataDir } from "./data-dir.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
 import { compileFilter } from "./filter.js";
+import { storageError } from "./fs-errors.js";
 import { DEFAULT_KEYWORD_WEIGHT, convexFusion } from "./fusion.js";
 import { matchExpression } from "./lexical.js";
 import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type PendingWork, type RecordStatus, type SearchScope } from "./metadata.js";
@@ -164,6 +165,13 @@ const HYBRID_DEPTH = 50;
 
 const noop = (): void => undefined;
 
+/** Maintenance jobs by the setting that records their last run, as error messages name them. */
+const MAINTENANCE_ACTIONS: Record<string, string> = {
+  [SETTINGS.lastGc]: "garbage collection",
+  [SETTINGS.lastRecovery]: "recovery",
+  [SETTINGS.lastOptimize]: "compaction",
+};
+
 interface Candidate {
   chunk: LiveChunk;
   score: number;
@@ -184,7 +192,8 @@ export class Store {
   readonly paths: DataPaths;
   private readonly options: typeof DEFAULTS & StoreOptions;
   private readonly meta: MetadataDb;
-  private readonly lock: WriterLock;
+  /** Null when the store is open read-only: nothing may be written, so no writer takes part in the lock. */
+  private readonly lock: WriterLock | null;
   private readonly committer: GroupCommitter<VectorRow>;
   private info: EmbedderInfo | null = null;
   private infoPromise: Promise<EmbedderInfo> | null = null;
@@ -204,7 +213,9 @@ export class Store {
     options: StoreOptions,
     private readonly connection: lancedb.Connection,
     meta: MetadataDb,
-    lock: WriterLock,
+    lock: WriterLock | null,
+    /** Why this process may only read the store (see prepareDataDir); null when it may write. */
+    private readonly readOnlyBecause: string | null,
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.paths = dataPaths(options.dataDir);
@@ -221,12 +232,18 @@ export class Store {
   /**
    * Opens (creating if needed) the data directory. Cheap: no model is loaded
    * and no Lance table is opened until first use. Refuses an embedder other
-   * than the one the store is bound to.
+   * than the one the store is bound to. A store this process may read but
+   * not write opens read-only: searches and status work, writes are refused.
    */
   static async open(options: StoreOptions): Promise<Store> {
     const paths = dataPaths(options.dataDir);
-    mkdirSync(paths.lanceDir, { recursive: true });
-    const meta = new MetadataDb(paths.metadataDb);
+    const access = prepareDataDir(paths);
+    let meta: MetadataDb;
+    try {
+      meta = new MetadataDb(paths.metadataDb, { readOnly: !access.writable });
+    } catch (error) {
+      throw storageError(error, paths.root, "opening the store", "Nothing was written.") ?? error;
+    }
     try {
       const bound = meta.getSetting<EmbedderInfo>(SETTINGS.model);
       if (bound && modelKey(bound) !== modelKey(options.embedder)) {
@@ -237,8 +254,9 @@ export class Store {
         );
       }
       const connection = await lancedb.connect(paths.lanceDir);
-      const store = new Store(options, connection, meta, new WriterLock(paths.writerLock));
+      const store = new Store(options, connection, meta, access.writable ? new WriterLock(paths.writerLock) : null, access.readOnlyBecause);
       if (bound) store.info = bound;
+      if (!access.writable) options.log?.(`opened ${paths.root} read-only (${access.readOnlyBecause}): searches and status work, writes are refused`);
       store.startBackground();
       return store;
     } catch (error) {
@@ -258,7 +276,7 @@ export class Store {
       } catch (error) {
         throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
       }
-      const bound = this.meta.claimSetting(SETTINGS.model, loaded);
+      const bound = this.lock ? this.meta.claimSetting(SETTINGS.model, loaded) : (this.meta.getSetting<EmbedderInfo>(SETTINGS.model) ?? loaded);
       if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
         throw new StoreError(
           "model_mismatch",
@@ -276,8 +294,11 @@ export class Store {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
       const info = this.info ?? (await this.modelInfo());
-      const name = this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
-      return this.lock.run(() => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension));
+      const name = this.lock ? this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE) : this.activeTable();
+      const open = () => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension);
+      // Only creating the table needs the writer lock, which a full disk or a read-only store cannot take.
+      if (!this.lock || (await VectorTable.exists(this.connection, name))) return open();
+      return this.lock.run(open);
     })();
     this.tablePromise.catch(() => (this.tablePromise = null));
     return this.tablePromise;
@@ -286,7 +307,28 @@ export class Store {
   /** The table if the store has ever been bound to a model; reads of an unbound store need none. */
   private async vectorsIfBound(): Promise<VectorTable | null> {
     if (!this.info && !this.meta.getSetting(SETTINGS.model)) return null;
+    // Read-only, a missing table cannot be created: there are no vectors to search.
+    if (!this.lock && !this.tablePromise && !(await VectorTable.exists(this.connection, this.activeTable()))) return null;
     return this.vectors();
+  }
+
+  private activeTable(): string {
+    return this.meta.getSetting<string>(SETTINGS.table) ?? DEFAULT_TABLE;
+  }
+
+  /** The writer lock; its absence means the store is open read-only, and the write is refused before anything happens. */
+  private assertWritable(): WriterLock {
+    if (this.lock) return this.lock;
+    throw new StoreError(
+      "read_only",
+      `The data directory ${this.paths.root} is open read-only (${this.readOnlyBecause}), so writes, deletes and maintenance are refused; nothing was changed. ` +
+        "Searches and status work. To write, run as a user who may write the directory and its files, or use another --data-dir.",
+    );
+  }
+
+  /** A storage fault (disk full, permissions) as an error that says what happened to the data and what to do; other errors unchanged. */
+  private storageFailure(error: unknown, action: string, outcome: string): unknown {
+    return storageError(error, this.paths.root, action, outcome) ?? error;
   }
 
   /**
@@ -373,6 +415,7 @@ export class Store {
       if (seen.has(w.chunkId)) throw new StoreError("invalid_input", `chunk_id ${JSON.stringify(w.chunkId)} appears more than once in one batch; give each chunk its own id.`);
       seen.add(w.chunkId);
     }
+    this.assertWritable();
     const info = await this.modelInfo(options.signal);
     this.assertStillBound();
     const model = modelKey(info);
@@ -399,7 +442,13 @@ export class Store {
     if (options.signal?.aborted) throw new StoreError("aborted", "The request was cancelled before anything was written.");
 
     // Without wait, `pending` is the acknowledgement, so step 1 itself must be durable.
-    const { generations, removed } = this.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep });
+    let step1: { generations: number[]; removed: string[] };
+    try {
+      step1 = this.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep });
+    } catch (error) {
+      throw this.storageFailure(error, "saving the chunks", "Nothing was written.");
+    }
+    const { generations, removed } = step1;
     if (removed.length > 0) this.scheduleGc();
     await this.options.faults?.afterPending?.();
     changed.forEach(({ write, at }, i) => {
@@ -414,9 +463,12 @@ export class Store {
     try {
       await this.committer.submit(rows);
     } catch (error) {
+      const pendingNote = "The chunks are saved as pending and recovery will retry them; embedding_status shows their state.";
+      const failure = this.storageFailure(error, "writing the vectors", pendingNote);
+      if (failure !== error) throw failure;
       throw new StoreError(
         "lance_write_failed",
-        `Writing the vectors failed: ${errorMessage(error)}. The chunks are saved as pending and recovery will retry them; embedding_status shows their state.`,
+        `Writing the vectors failed: ${errorMessage(error)}. ${pendingNote}`,
         { cause: error },
       );
     }
@@ -433,7 +485,7 @@ export class Store {
     }
     const unique = [...newest.values()];
     const table = await this.vectors();
-    await this.lock.run(async () => {
+    await this.assertWritable().run(async () => {
       this.assertStillBound(table);
       await this.catchUp(table);
       // Recorded before the lock is released, so the next writer in any process refreshes first.
@@ -479,7 +531,12 @@ export class Store {
     // start the vector query first and run BM25 while Lance works.
     let dispatched!: () => void;
     const lanceBusy = new Promise<void>((resolve) => (dispatched = resolve));
-    const vectorRun = q.mode === "keyword" ? Promise.resolve([]) : this.vectorCandidates(q.query, scope, depth, options.signal, dispatched);
+    const vectorRun =
+      q.mode === "keyword"
+        ? Promise.resolve([])
+        : this.vectorCandidates(q.query, scope, depth, options.signal, dispatched).catch((error: unknown) => {
+            throw this.storageFailure(error, "reading the vectors", 'Nothing was changed; mode "keyword" searches without them.');
+          });
     if (q.mode === "hybrid") await Promise.race([lanceBusy, vectorRun.then(noop, noop)]);
     const keyword = q.mode === "vector" ? [] : this.keywordCandidates(q.query, scope, depth);
     const vector = await vectorRun;
@@ -578,10 +635,13 @@ export class Store {
   async delete(input: DeleteInput): Promise<DeleteResult> {
     this.assertOpen();
     const d = parseOrThrow(DeleteInput, input);
-    const ids =
-      d.doc_id !== undefined
-        ? this.meta.deleteDocument(d.doc_id, d.collection ?? null)
-        : this.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!]);
+    this.assertWritable();
+    let ids: string[];
+    try {
+      ids = d.doc_id !== undefined ? this.meta.deleteDocument(d.doc_id, d.collection ?? null) : this.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!]);
+    } catch (error) {
+      throw this.storageFailure(error, "deleting the chunks", "Nothing was deleted.");
+    }
     if (ids.length > 0) this.scheduleGc();
     return { deleted: ids.length, chunk_ids: ids, pending_gc: this.meta.tombstoneCount() };
   }
@@ -597,7 +657,7 @@ export class Store {
         if (tombstones.length === 0) break;
         const table = await this.vectorsIfBound();
         if (table) {
-          await this.lock.run(async () => {
+          await this.assertWritable().run(async () => {
             await this.catchUp(table);
             const version = await table.deleteUpTo(tombstones.map((t) => ({ chunkId: t.chunk_id, generation: t.generation })));
             if (version !== null) this.meta.noteLanceVersion(table.name, version);
@@ -619,7 +679,7 @@ export class Store {
   /** Tables a reindex replaced, once every reader has had time to move to the new one. */
   private async dropRetiredTables(): Promise<string[]> {
     if (!this.meta.retiredTables().some((t) => Date.now() - t.at >= this.options.keepVersionsMs)) return [];
-    return this.lock.run(async () => {
+    return this.assertWritable().run(async () => {
       const retired = this.meta.retiredTables();
       const due = retired.filter((t) => Date.now() - t.at >= this.options.keepVersionsMs);
       for (const t of due) if (await VectorTable.exists(this.connection, t.name)) await this.connection.dropTable(t.name);
@@ -732,7 +792,7 @@ export class Store {
     if (repair && lexical.missing.length + lexical.extra.length > 0) this.meta.rebuildLexicalIndex();
     if (repair && table) {
       if (orphans.length > 0) {
-        await this.lock.run(async () => {
+        await this.assertWritable().run(async () => {
           await this.catchUp(table);
           const version = await table.deleteUpTo(orphans);
           if (version !== null) this.meta.noteLanceVersion(table.name, version);
@@ -753,7 +813,7 @@ export class Store {
       const table = await this.vectorsIfBound();
       if (!table) return { skipped: "no vectors yet" };
       this.commitsSinceOptimize = 0;
-      await this.lock.run(async () => {
+      await this.assertWritable().run(async () => {
         await this.catchUp(table);
         this.meta.noteLanceVersion(table.name, await table.optimize(this.options.keepVersionsMs));
       });
@@ -797,7 +857,7 @@ export class Store {
     const counts = this.meta.counts();
     const now = Date.now();
     const bound = this.info ?? this.meta.getSetting<EmbedderInfo>(SETTINGS.model) ?? null;
-    const table = bound ? await this.vectors() : null;
+    const table = await this.vectorsIfBound();
     let lance: StatusReport["lance"] = null;
     if (table) {
       await this.catchUp(table);
@@ -836,8 +896,16 @@ export class Store {
 
   // ---------------------------------------------------------------- lifecycle
 
+  private recordQuietly(name: string, report: RunReport): void {
+    try {
+      this.meta.setSetting(name, report);
+    } catch (error) {
+      this.log(`could not record the ${name} report: ${errorMessage(error)}`);
+    }
+  }
+
   private startBackground(): void {
-    if (this.options.background === false) return;
+    if (this.options.background === false || !this.lock) return;
     const every = (ms: number, run: () => Promise<unknown>) => {
       const timer = setInterval(() => void run().catch(() => undefined), ms);
       timer.unref();
@@ -868,14 +936,17 @@ export class Store {
   private exclusive(name: string, job: () => Promise<Record<string, unknown>>): Promise<RunReport> {
     const run = this.maintenance.then(async () => {
       this.assertOpen();
+      this.assertWritable();
       const started = Date.now();
       let report: RunReport;
       try {
         report = { at: new Date(started).toISOString(), took_ms: Date.now() - started, ok: true, ...(await job()) };
         report.took_ms = Date.now() - started;
-      } catch (error) {
+      } catch (caught) {
+        const error = this.storageFailure(caught, MAINTENANCE_ACTIONS[name] ?? name, "Nothing acknowledged is lost; it is retried on the next run.");
         report = { at: new Date(started).toISOString(), took_ms: Date.now() - started, ok: false, error: errorMessage(error) };
-        if (!this.closed) this.meta.setSetting(name, report);
+        // On a full disk recording the failure may fail too; the error itself is what matters.
+        if (!this.closed) this.recordQuietly(name, report);
         throw error;
       }
       if (!this.closed) this.meta.setSetting(name, report);
@@ -911,7 +982,7 @@ export class Store {
       table?.close();
       this.connection.close();
     }
-    this.lock.close();
+    this.lock?.close();
     this.meta.close();
     await this.options.embedder.close?.();
   }
