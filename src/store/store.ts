@@ -4,6 +4,7 @@ import { toChunkWrite } from "./chunk-input.js";
 import { prepareDataDir } from "./data-dir.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
+import { connectLance } from "./lance-connection.js";
 import { GroupCommitter } from "./group-commit.js";
 import { compileFilter } from "./filter.js";
 import { storageError } from "./fs-errors.js";
@@ -253,7 +254,7 @@ export class Store {
             `Start with --embedder ${modelKey(bound)}, or re-embed the store with \`retrieval-mcp reindex --embedder ${modelKey(options.embedder)} --data-dir ${paths.root}\`.`,
         );
       }
-      const connection = await lancedb.connect(paths.lanceDir);
+      const connection = await connectLance(paths.lanceDir);
       const store = new Store(options, connection, meta, access.writable ? new WriterLock(paths.writerLock) : null, access.readOnlyBecause);
       if (bound) store.info = bound;
       if (!access.writable) options.log?.(`opened ${paths.root} read-only (${access.readOnlyBecause}): searches and status work, writes are refused`);
