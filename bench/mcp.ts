@@ -20,6 +20,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { embedderFromSpec } from "../src/embed/from-spec.js";
 import { Store } from "../src/store/store.js";
 import { CLI, startHttpServer } from "./http-server.js";
+import { seedStore } from "./seed.js";
 import { Corpus } from "./store/corpus.js";
 import { percentile } from "./store/stats.js";
 
@@ -200,15 +201,6 @@ function printTable(cells: readonly Cell[]): void {
 
 // ------------------------------------------------------------------ main
 
-async function seed(dataDir: string): Promise<void> {
-  const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER) });
-  for (let i = 0; i < CORPUS_CHUNKS; i += 1000) {
-    await store.indexMany(Array.from({ length: 1000 }, (_, j) => ({ chunk_id: `seed-${i + j}`, text: corpus.chunk(i + j) })));
-  }
-  await store.optimize();
-  await store.close();
-}
-
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
   const dataDir = mkdtempSync(join(tmpdir(), "retrieval-mcp-bench-"));
@@ -231,7 +223,7 @@ async function main(): Promise<void> {
     // Other work on the machine shifts every number; the load average says how much there was.
     console.log(`bench:mcp on ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}, embedder ${EMBEDDER}, search mode ${SEARCH_MODE}, load average ${loadavg()[0]!.toFixed(1)}`);
     let t = performance.now();
-    await seed(dataDir);
+    await seedStore(dataDir, EMBEDDER, corpus, CORPUS_CHUNKS, "seed-");
     console.log(`seeded ${CORPUS_CHUNKS} chunks through the store in ${fmt((performance.now() - t) / 1000)} s`);
 
     const startups: number[] = [];

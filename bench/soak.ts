@@ -9,7 +9,7 @@
  * server and runs GC and `verify` on the store. Exits 1 when a call failed, the
  * store is inconsistent, or RSS or descriptors keep growing.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,7 +17,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { embedderFromSpec } from "../src/embed/from-spec.js";
 import { Store } from "../src/store/store.js";
-import { startHttpServer } from "./http-server.js";
+import { CLI, startHttpServer } from "./http-server.js";
+import { seedStore } from "./seed.js";
 import { Corpus, makeRandom } from "./store/corpus.js";
 import { percentile } from "./store/stats.js";
 
@@ -100,15 +101,6 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return den === 0 ? 0 : num / den;
 }
 
-async function seed(dataDir: string, corpus: Corpus): Promise<void> {
-  const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER) });
-  for (let i = 0; i < SEED_CHUNKS; i += 1000) {
-    await store.indexMany(Array.from({ length: 1000 }, (_, j) => ({ chunk_id: `soak-${i + j}`, text: corpus.chunk(i + j) })));
-  }
-  await store.optimize();
-  await store.close();
-}
-
 async function main(): Promise<void> {
   const { minutes, clients, seed: runSeed } = options();
   const corpus = new Corpus(42);
@@ -117,7 +109,8 @@ async function main(): Promise<void> {
   const errors = new Map<Tool, string[]>(MIX.map(([tool]) => [tool, []]));
   const samples: Sample[] = [];
   try {
-    await seed(dataDir, corpus);
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
+    await seedStore(dataDir, EMBEDDER, corpus, SEED_CHUNKS, "soak-");
     const server = await startHttpServer(dataDir, EMBEDDER);
     console.log(`bench:soak: ${clients} clients for ${minutes} min against ${server.url} (pid ${server.pid}), ${SEED_CHUNKS} seeded chunks, ${EMBEDDER}, seed ${runSeed}; ${cpus().length} CPUs`);
     const sessions = await Promise.all(
