@@ -93,6 +93,10 @@ describe.skipIf(noOtherUser !== null)(noOtherUser ? `permissions (skipped: ${noO
     const closed = join(parent, "closed");
     mkdirSync(closed, { mode: 0o700 });
     expectCli(await runCli(["status", "--data-dir", join(closed, "store"), ...EMBEDDER], { user: OTHER }), 1, /Reading the store in the data directory .*closed\/store failed: permission denied/);
+    const privateDb = join(parent, "private-db");
+    await seedWithCli(privateDb);
+    chmodSync(join(privateDb, "metadata.db"), 0o600);
+    expectCli(await runCli(["search", "tides", "--data-dir", privateDb, ...EMBEDDER], { user: OTHER }), 1, new RegExp(`Reading the store in the data directory ${privateDb} failed: permission denied`));
   });
 
   test("a store this user may read but not write serves search and status read-only, through the CLI and MCP over stdio, and refuses writes with a clear error", async () => {

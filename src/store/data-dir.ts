@@ -94,12 +94,14 @@ const FORMAT_VERSION_OFFSETS = [18, 19];
  * write-ahead log cannot be read that way and is refused with the fix.
  */
 export function openReadOnlyDatabase(path: string): Database.Database {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  let db: Database.Database | null = null;
   try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
     db.prepare("SELECT 1 FROM sqlite_master LIMIT 1").get();
     return db;
   } catch (error) {
-    db.close();
+    db?.close();
+    // Anything else is not about access; what is, the attempt to read the file below names.
     if (!/^SQLITE_(READONLY|CANTOPEN)/.test(errnoCode(error) ?? "")) throw error;
   }
   const wal = `${path}-wal`;
@@ -110,7 +112,12 @@ export function openReadOnlyDatabase(path: string): Database.Database {
         `Open the store once as a user who may write it (any command, e.g. \`retrieval-mcp status\`) and try again.`,
     );
   }
-  const image = readFileSync(path);
+  let image: Buffer;
+  try {
+    image = readFileSync(path);
+  } catch (error) {
+    throw storageError(error, dirname(path), "reading the store", "Nothing was read or written.") ?? error;
+  }
   // An in-memory copy cannot use WAL; the rest of the format is the same.
   for (const offset of FORMAT_VERSION_OFFSETS) image[offset] = 1;
   return new Database(image, { readonly: true });
