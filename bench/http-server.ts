@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -9,6 +10,19 @@ export interface HttpServerProcess {
   /** The server's own process (node dist/cli.js), for /proc sampling. */
   pid: number;
   stop(): Promise<void>;
+}
+
+/**
+ * On Linux `serve --transport http` runs itself again as a child with an
+ * allocator setting (src/commands/allocator.ts): the child is the server.
+ */
+function servingProcess(pid: number): number {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    return children.length > 0 ? Number(children[0]) : pid;
+  } catch {
+    return pid;
+  }
 }
 
 /** `node dist/cli.js serve --transport http` on a free port; resolves once it listens. */
@@ -27,7 +41,7 @@ export async function startHttpServer(dataDir: string, embedder: string, extraAr
   });
   return {
     url,
-    pid: child.pid!,
+    pid: servingProcess(child.pid!),
     async stop() {
       const exited = once(child, "exit");
       child.kill("SIGTERM");

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync, readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -17,22 +18,27 @@ afterEach(async () => {
 beforeAll(assertBuilt);
 
 /** `serve --transport http` as a real process; resolves with its URL once it listens. */
-async function serveHttp(args: string[]): Promise<string> {
+async function serveHttp(args: string[], env: Record<string, string> = {}): Promise<string> {
+  return (await serveHttpProcess(args, env)).url;
+}
+
+async function serveHttpProcess(args: string[], env: Record<string, string> = {}): Promise<{ url: string; pid: number }> {
   const child = spawn(process.execPath, [CLI, "serve", "--transport", "http", "--port", "0", "--data-dir", tempDir(), "--embedder", "hash:64", ...args], {
-    env: cleanEnv(),
+    env: cleanEnv(env),
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
   cleanups.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, "exit");
     child.kill("SIGTERM");
     await exited;
   });
-  return new Promise<string>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
       stderr += d;
       const match = /listening on (http:\/\/\S+\/mcp)/.exec(stderr);
-      if (match) resolve(match[1]!);
+      if (match) resolve({ url: match[1]!, pid: child.pid! });
     });
     child.once("exit", () => reject(new Error(`serve exited early: ${stderr}`)));
   });
@@ -91,5 +97,27 @@ describe("serve --max-sessions", () => {
     const stdio = await runCli(["serve", "--max-sessions", "4", "--data-dir", tempDir()]);
     expect(stdio.code).toBe(2);
     expect(stdio.stderr).toMatch(/--max-sessions only apply to --transport http/);
+  });
+});
+
+describe.runIf(process.platform === "linux")("serve --transport http and the allocator", () => {
+  const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  const children = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+
+  it("serves from a child started with a fixed 1 MiB mmap threshold that stops with its parent, unless the user set a threshold", async () => {
+    const wrapped = await serveHttpProcess([]);
+    const [server] = children(wrapped.pid);
+    expect(server, "the server process").toBeDefined();
+    expect(environ(server!)).toContain("MALLOC_MMAP_THRESHOLD_=1048576");
+    const { client } = await connect(wrapped.url);
+    expect((await client.listTools()).tools).toHaveLength(6);
+
+    // The server does not outlive its parent, even one killed outright.
+    process.kill(wrapped.pid, "SIGKILL");
+    while (existsSync(`/proc/${server}`) && !readFileSync(`/proc/${server}/stat`, "utf8").includes(") Z ")) await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const chosen = await serveHttpProcess([], { MALLOC_MMAP_THRESHOLD_: "262144" });
+    expect(children(chosen.pid)).toEqual([]);
+    expect(environ(chosen.pid)).toContain("MALLOC_MMAP_THRESHOLD_=262144");
   });
 });

@@ -70,6 +70,11 @@ export const serveCommand: Command = {
     // Each module loads only when needed: start-up time goes into every client's launch.
     const httpModule = transport === "http" ? await import("../transport/http.js") : null;
     const http = httpModule ? httpSettings(context, httpModule) : null;
+    if (http) {
+      // A long-running server: keep Lance's large buffers from fragmenting the heap (see allocator.ts).
+      const exitCode = await (await import("./allocator.js")).rerunWithMmapThreshold();
+      if (exitCode !== null) return exitCode;
+    }
     const { createServer } = await import("../server.js");
     const store = lazyStore(() => openStore(context));
     const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr });
