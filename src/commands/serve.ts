@@ -10,7 +10,7 @@ import { logToStderr, openStore } from "./open-store.js";
 
 const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 7700;
-const HTTP_ONLY = ["host", "port", "token", "max-body"] as const;
+const HTTP_ONLY = ["host", "port", "token", "max-body", "max-sessions"] as const;
 
 type HttpModule = typeof import("../transport/http.js");
 
@@ -28,6 +28,7 @@ interface HttpSettings {
   port: number;
   token: string | undefined;
   maxBodyBytes: number;
+  maxSessions: number;
 }
 
 function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
@@ -44,7 +45,8 @@ function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
       "serve",
     );
   }
-  return { host, port, token, maxBodyBytes };
+  const maxSessions = intOption(context.values, "max-sessions", 1, 100_000, http.DEFAULT_MAX_SESSIONS, "serve");
+  return { host, port, token, maxBodyBytes, maxSessions };
 }
 
 interface IngestSettings {
@@ -104,6 +106,7 @@ export const serveCommand: Command = {
       value: "<dir>",
       description: "Offer the ingest_files tool, for files inside this folder only (repeatable).",
     },
+    "max-sessions": { type: "string", value: "<n>", description: "HTTP: sessions open at once (default 256); past it a new client gets 503 with Retry-After." },
   },
   details: [
     "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
@@ -121,6 +124,11 @@ export const serveCommand: Command = {
     const httpModule = transport === "http" ? await import("../transport/http.js") : null;
     const http = httpModule ? httpSettings(context, httpModule) : null;
     const ingest = await ingestSettings(context);
+    if (http) {
+      // A long-running server: keep Lance's large buffers from fragmenting the heap (see allocator.ts).
+      const exitCode = await (await import("./allocator.js")).rerunWithMmapThreshold();
+      if (exitCode !== null) return exitCode;
+    }
     const { createServer } = await import("../server.js");
     const store = lazyStore(() => openStore(context));
     const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr, ...ingest.server });

@@ -1,6 +1,7 @@
 import type * as lancedb from "./lance.js";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreError, errorMessage } from "./errors.js";
+import { storageError } from "./fs-errors.js";
 import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
 import type { MetadataDb } from "./metadata.js";
 import { dataPaths, type DataPaths } from "./paths.js";
@@ -66,10 +67,32 @@ export class StoreCore {
     options: StoreOptions,
     readonly meta: MetadataDb,
     readonly connection: lancedb.Connection,
-    readonly lock: WriterLock,
+    /** Null when the store is open read-only: nothing may be written, so no writer takes part in the lock. */
+    private readonly lock: WriterLock | null,
+    /** Why this process may only read the store (see prepareDataDir); null when it may write. */
+    readonly readOnlyBecause: string | null,
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.paths = dataPaths(options.dataDir);
+  }
+
+  get writable(): boolean {
+    return this.lock !== null;
+  }
+
+  /** The writer lock; its absence means the store is open read-only, and the write is refused before anything happens. */
+  assertWritable(): WriterLock {
+    if (this.lock) return this.lock;
+    throw new StoreError(
+      "read_only",
+      `The data directory ${this.paths.root} is open read-only (${this.readOnlyBecause}), so writes, deletes and maintenance are refused; nothing was changed. ` +
+        "Searches and status work. To write, run as a user who may write the directory and its files, or use another --data-dir.",
+    );
+  }
+
+  /** A storage fault (disk full, permissions) as an error that says what happened to the data and what to do; other errors unchanged. */
+  storageFailure(error: unknown, action: string, outcome: string): unknown {
+    return storageError(error, this.paths.root, action, outcome) ?? error;
   }
 
   /** The embedder's description, loading it on first use and binding a new store to it. */
@@ -81,7 +104,7 @@ export class StoreCore {
       } catch (error) {
         throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
       }
-      const bound = await this.meta.claimSetting(SETTINGS.model, loaded);
+      const bound = this.writable ? await this.meta.claimSetting(SETTINGS.model, loaded) : ((await this.meta.getSetting<EmbedderInfo>(SETTINGS.model)) ?? loaded);
       if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
         throw new StoreError(
           "model_mismatch",
@@ -104,10 +127,17 @@ export class StoreCore {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
       const info = this.info ?? (await this.modelInfo());
-      return this.lock.run(async () => {
+      const open = (name: string) => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension);
+      const name = this.lock ? await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE) : await this.activeTable();
+      // Only creating or rebuilding the table needs the writer lock, which a full disk or a read-only store cannot take.
+      if (await VectorTable.exists(this.connection, name)) {
+        const table = await open(name);
+        if (!table.legacy) return table;
+        table.close();
+      }
+      return this.assertWritable().run(async () => {
         for (;;) {
-          const name = await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
-          const table = await VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension);
+          const table = await open(await this.activeTable());
           if (!table.legacy) return table;
           try {
             await rebuildLegacyTable(this.connection, this.meta, table, this.paths.lanceDir, (m) => this.log(m));
@@ -121,10 +151,22 @@ export class StoreCore {
     return this.tablePromise;
   }
 
+  private async activeTable(): Promise<string> {
+    return (await this.meta.getSetting<string>(SETTINGS.table)) ?? DEFAULT_TABLE;
+  }
+
   /** The table if the store has ever been bound to a model; reads of an unbound store need none. */
   async vectorsIfBound(): Promise<VectorTable | null> {
     if (!this.info && !(await this.meta.getSetting(SETTINGS.model))) return null;
+    // Read-only, a missing table cannot be created: there are no vectors to search.
+    if (!this.lock && !this.tablePromise && !(await VectorTable.exists(this.connection, await this.activeTable()))) return null;
     return this.vectors();
+  }
+
+  /** Closes what the core holds: the writer lock and the metadata database. */
+  release(): void {
+    this.lock?.close();
+    this.meta.close();
   }
 
   /** The table if it was ever opened by this process: close() must not open one. */

@@ -11,6 +11,10 @@ export type StoreErrorCode =
   | "lance_write_failed"
   | "lance_corrupt"
   | "migration_failed"
+  | "disk_full"
+  | "permission_denied"
+  | "read_only"
+  | "data_dir_invalid"
   | "closed"
   | "aborted";
 

@@ -9,7 +9,7 @@ import type { Writer } from "./write.js";
 
 /** How soon after a delete GC runs: long enough to batch a burst of deletes into one Lance commit. */
 const GC_DEBOUNCE_MS = 250;
-/** Claims per Lance delete: 2,000 chunks' predicates stay well within what Lance parses quickly (4 deletes of 500 terms). */
+/** Claims per GC step: 2,000 chunks, deleted from Lance in predicates of 250 terms (vector-table.ts). */
 const GC_BATCH = 2000;
 /**
  * Rows outside the keyword index that make optimize fold them in, whatever
@@ -23,6 +23,13 @@ const FOLD_BACKLOG_ROWS = 5_000;
 const FOLD_BACKLOG_SHARE = 0.25;
 /** The ANN index is trained again once the table has grown to this many times the rows it was trained on: its partitions no longer fit. */
 const ANN_RETRAIN_GROWTH = 2;
+
+/** Maintenance jobs by the setting that records their last run, as error messages name them. */
+const MAINTENANCE_ACTIONS: Record<string, string> = {
+  [SETTINGS.lastGc]: "garbage collection",
+  [SETTINGS.lastRecovery]: "recovery",
+  [SETTINGS.lastOptimize]: "compaction",
+};
 
 /** The row count the table's ANN index was trained on. */
 const annTrainedKey = (table: VectorTable): string => `${SETTINGS.annTrainedRows}:${table.name}`;
@@ -48,7 +55,7 @@ export class Maintenance {
   /** Starts the timers (unless the store was opened with `background: false`). */
   start(): void {
     const { core } = this;
-    if (core.options.background === false) return;
+    if (core.options.background === false || !core.writable) return;
     const every = (ms: number, run: () => Promise<unknown>) => {
       const timer = setInterval(() => void run().catch(() => undefined), ms);
       timer.unref();
@@ -123,7 +130,7 @@ export class Maintenance {
       previous = signature;
       const table = await core.vectorsIfBound();
       if (table) {
-        await core.lock.run(async () => {
+        await core.assertWritable().run(async () => {
           await core.catchUp(table);
           const version = await table.deleteUpTo(claims.map((c) => ({ chunkId: c.chunk_id, generation: c.generation })));
           if (version !== null) await core.meta.noteLanceVersion(table.name, version);
@@ -226,7 +233,7 @@ export class Maintenance {
     const { core } = this;
     const due = (retired: RetiredTable[]) => retired.filter((t) => Date.now() - t.at >= core.options.keepVersionsMs);
     if (due(await core.meta.retiredTables()).length === 0) return [];
-    return core.lock.run(async () => {
+    return core.assertWritable().run(async () => {
       const retired = await core.meta.retiredTables();
       const dropping = due(retired);
       for (const t of dropping) if (await VectorTable.exists(core.connection, t.name)) await core.connection.dropTable(t.name);
@@ -240,14 +247,17 @@ export class Maintenance {
     const { core } = this;
     const run = this.queue.then(async () => {
       core.assertOpen();
+      core.assertWritable();
       const started = Date.now();
       const at = new Date(started).toISOString();
       let report: RunReport;
       try {
         report = { at, took_ms: 0, ok: true, ...(await job()) };
-      } catch (error) {
+      } catch (caught) {
+        const error = core.storageFailure(caught, MAINTENANCE_ACTIONS[name] ?? name, "Nothing acknowledged is lost; it is retried on the next run.");
         report = { at, took_ms: Date.now() - started, ok: false, error: errorMessage(error) };
-        if (!core.closed) await core.meta.setSetting(name, report);
+        // On a full disk recording the failure may fail too; the error itself is what matters.
+        if (!core.closed) await core.meta.setSetting(name, report).catch((e: unknown) => core.log(`could not record the ${name} report: ${errorMessage(e)}`));
         throw error;
       }
       report.took_ms = Date.now() - started;

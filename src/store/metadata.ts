@@ -1,9 +1,12 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
+import { openReadOnlyDatabase } from "./data-dir.js";
+import { StoreError } from "./errors.js";
 import { compileFilter } from "./filter.js";
-import { migrate } from "./migrate.js";
+import { migrate, unappliedMigrations } from "./migrate.js";
 import type { Filter } from "./schemas.js";
+import { registerSqlFunctions } from "./sql-functions.js";
 import { SETTINGS } from "./settings-keys.js";
 
 export type RecordStatus = "pending" | "committed" | "tombstone";
@@ -108,7 +111,7 @@ const now = (): number => Date.now();
  */
 export function readSettingIfPresent<T>(path: string, key: string): T | undefined {
   if (!existsSync(path)) return undefined;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = openReadOnlyDatabase(path);
   try {
     db.pragma("busy_timeout = 10000");
     const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_settings'").get();
@@ -229,6 +232,10 @@ export interface SnapshotView {
   committed(chunkIds: readonly string[], scope: SearchScope): Promise<ChunkRow[]>;
 }
 
+function viewOf(cache: StatementCache): SnapshotView {
+  return { committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope) };
+}
+
 /**
  * Read-only connections for snapshots. A search holds one for its whole
  * run, inside one read transaction: in WAL mode that transaction sees the
@@ -244,17 +251,19 @@ class SnapshotPool {
   constructor(
     private readonly path: string,
     private readonly busyTimeoutMs: number,
-    private readonly size: number,
+    /** A connection that is a snapshot already (an unchanging in-memory image), read directly. */
+    private readonly frozen: StatementCache | null,
   ) {}
 
   async run<T>(work: (view: SnapshotView) => Promise<T>): Promise<T> {
+    if (this.frozen) return work(viewOf(this.frozen));
     const cache = await this.acquire();
     const db = cache.db;
     db.exec("BEGIN");
     try {
       // The transaction's first read fixes its snapshot: before the caller looks at Lance.
       db.prepare("SELECT 1 FROM generation_seq").get();
-      return await work({ committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope) });
+      return await work(viewOf(cache));
     } finally {
       db.exec("COMMIT");
       this.release(cache);
@@ -264,7 +273,7 @@ class SnapshotPool {
   private acquire(): Promise<StatementCache> {
     const ready = this.idle.pop();
     if (ready) return Promise.resolve(ready);
-    if (this.open < this.size) {
+    if (this.open < SNAPSHOT_CONNECTIONS) {
       this.open++;
       const db = new Database(this.path, { readonly: true, fileMustExist: true });
       db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
@@ -314,18 +323,33 @@ export class MetadataDb {
   private readonly statementCache: StatementCache;
   private readonly snapshots: SnapshotPool;
 
-  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+  /** `readOnly`: for a store this user may read but not write; nothing is migrated, and every write fails. */
+  constructor(path: string, options: { busyTimeoutMs?: number; readOnly?: boolean } = {}) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
-    this.db = new Database(path);
+    this.db = options.readOnly ? openReadOnlyDatabase(path) : new Database(path);
     this.statementCache = new StatementCache(this.db);
-    this.snapshots = new SnapshotPool(path, busyTimeoutMs, SNAPSHOT_CONNECTIONS);
+    // An in-memory image of a store no one may write here never changes: it is its own snapshot.
+    this.snapshots = new SnapshotPool(path, busyTimeoutMs, this.db.memory ? this.statementCache : null);
     this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    this.db.pragma("journal_mode = WAL");
-    // FULL: an acknowledged write must survive power loss, not only a process crash.
-    this.db.pragma("synchronous = FULL");
-    // Enforced, so V001-V003 behave as written and write_sets references are checked.
-    this.db.pragma("foreign_keys = ON");
-    migrate(this.db);
+    if (options.readOnly) {
+      registerSqlFunctions(this.db);
+      const needed = unappliedMigrations(this.db);
+      if (needed.length > 0) {
+        this.db.close();
+        throw new StoreError(
+          "read_only",
+          `The store ${path} needs migration ${needed.join(", ")} before this version of retrieval-mcp can read it, and this process may not write it. ` +
+            "Open it once as a user who may write it (any command applies the migration), or use the retrieval-mcp release that wrote it.",
+        );
+      }
+    } else {
+      this.db.pragma("journal_mode = WAL");
+      // FULL: an acknowledged write must survive power loss, not only a process crash.
+      this.db.pragma("synchronous = FULL");
+      // Enforced, so V001-V003 behave as written and write_sets references are checked.
+      this.db.pragma("foreign_keys = ON");
+      migrate(this.db);
+    }
     const db = this.db;
     this.stmts = {
       allocate: db.prepare<[{ count: number }], { first: number }>("UPDATE generation_seq SET next = next + @count WHERE id = 1 RETURNING next - @count AS first"),

@@ -1,7 +1,7 @@
-import * as lancedb from "./lance.js";
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
+import { connectLance } from "./lance-connection.js";
 import { MetadataDb, type ReindexWork } from "./metadata.js";
 import { dataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
@@ -62,7 +62,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
   const paths = dataPaths(options.dataDir);
   const meta = new MetadataDb(paths.metadataDb);
   const lock = new WriterLock(paths.writerLock);
-  const connection = await lancedb.connect(paths.lanceDir);
+  const connection = await connectLance(paths.lanceDir);
   let table: VectorTable | null = null;
   try {
     const info = await options.embedder.load(options.signal);
@@ -153,7 +153,7 @@ export async function cancelReindex(dataDir: string): Promise<ReindexState | nul
   const paths = dataPaths(dataDir);
   const meta = new MetadataDb(paths.metadataDb);
   const lock = new WriterLock(paths.writerLock);
-  const connection = await lancedb.connect(paths.lanceDir);
+  const connection = await connectLance(paths.lanceDir);
   try {
     const state = await reindexState(meta);
     if (!state) return null;

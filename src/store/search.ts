@@ -92,7 +92,9 @@ export async function search(core: StoreCore, input: SearchInput, options: { sig
           ]);
           return { vector: vectorHits, keyword: keywordHits };
         }),
-      );
+      ).catch((error: unknown) => {
+        throw core.storageFailure(error, "reading the vector table", "Nothing was changed.");
+      });
 
   let ranked: Candidate[];
   if (q.mode === "hybrid") {

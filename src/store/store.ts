@@ -1,8 +1,9 @@
-import { mkdirSync } from "node:fs";
-import * as lancedb from "./lance.js";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreCore } from "./core.js";
+import { prepareDataDir } from "./data-dir.js";
 import { StoreError } from "./errors.js";
+import { storageError } from "./fs-errors.js";
+import { connectLance } from "./lance-connection.js";
 import { Maintenance } from "./maintenance.js";
 import { MetadataDb, readSettingIfPresent, type ChunkVersionRow } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
@@ -48,8 +49,13 @@ export class Store {
    */
   static async open(options: StoreOptions): Promise<Store> {
     const paths = dataPaths(options.dataDir);
-    mkdirSync(paths.lanceDir, { recursive: true });
-    const meta = new MetadataDb(paths.metadataDb);
+    const access = prepareDataDir(paths);
+    let meta: MetadataDb;
+    try {
+      meta = new MetadataDb(paths.metadataDb, { readOnly: !access.writable });
+    } catch (error) {
+      throw storageError(error, paths.root, "opening the store", "Nothing was written.") ?? error;
+    }
     try {
       const bound = await meta.getSetting<EmbedderInfo>(SETTINGS.model);
       if (bound && modelKey(bound) !== modelKey(options.embedder)) {
@@ -59,9 +65,10 @@ export class Store {
             `Start with --embedder ${modelKey(bound)}, or re-embed the store with \`retrieval-mcp reindex --embedder ${modelKey(options.embedder)} --data-dir ${paths.root}\`.`,
         );
       }
-      const connection = await lancedb.connect(paths.lanceDir);
-      const core = new StoreCore(options, meta, connection, new WriterLock(paths.writerLock));
+      const connection = await connectLance(paths.lanceDir);
+      const core = new StoreCore(options, meta, connection, access.writable ? new WriterLock(paths.writerLock) : null, access.readOnlyBecause);
       if (bound) core.info = bound;
+      if (!access.writable) options.log?.(`opened ${paths.root} read-only (${access.readOnlyBecause}): searches and status work, writes are refused`);
       const store = new Store(core);
       store.maintenance.start();
       return store;
@@ -187,8 +194,7 @@ export class Store {
       (await core.openedTable())?.close();
       core.connection.close();
     }
-    core.lock.close();
-    core.meta.close();
+    core.release();
     await core.options.embedder.close?.();
   }
 }

@@ -26,7 +26,7 @@ export async function reconcile(core: StoreCore, writer: Writer, repair: boolean
   const problems = describePlan(plan);
   if (repair && table) {
     if (plan.orphans.length > 0) {
-      await core.lock.run(async () => {
+      await core.assertWritable().run(async () => {
         await core.catchUp(table);
         const version = await table.deleteExactly(plan.orphans);
         if (version !== null) await core.meta.noteLanceVersion(table.name, version);

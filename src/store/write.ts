@@ -54,6 +54,7 @@ export class Writer {
       if (seen.has(w.chunkId)) throw new StoreError("invalid_input", `chunk_id ${JSON.stringify(w.chunkId)} appears more than once in one batch; give each chunk its own id.`);
       seen.add(w.chunkId);
     }
+    core.assertWritable();
     const info = await core.modelInfo(options.signal);
     await core.assertStillBound();
     const model = modelKey(info);
@@ -80,7 +81,11 @@ export class Writer {
     if (options.signal?.aborted) throw new StoreError("aborted", "The request was cancelled before anything was written.");
 
     // Without wait, `pending` is the acknowledgement, so step 1 itself must be durable.
-    const { generations, removed } = await core.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep });
+    const { generations, removed } = await core.meta
+      .writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep })
+      .catch((error: unknown) => {
+        throw core.storageFailure(error, "saving the chunks", "Nothing was written.");
+      });
     if (removed.length > 0) core.onGcWanted();
     await core.options.faults?.afterPending?.();
     const versions = changed.map(({ write, at }, i): PendingWork => {
@@ -95,11 +100,10 @@ export class Writer {
     try {
       await this.committer.submit(versions.map((version, i) => versionRow(version, vectors[i]!)));
     } catch (error) {
-      throw new StoreError(
-        "lance_write_failed",
-        `Writing the vectors failed: ${errorMessage(error)}. The chunks are saved as pending and recovery will retry them; embedding_status shows their state.`,
-        { cause: error },
-      );
+      const pendingNote = "The chunks are saved as pending and recovery will retry them; embedding_status shows their state.";
+      const failure = core.storageFailure(error, "writing the vectors", pendingNote);
+      if (failure !== error) throw failure;
+      throw new StoreError("lance_write_failed", `Writing the vectors failed: ${errorMessage(error)}. ${pendingNote}`, { cause: error });
     }
     options.onProgress?.(total, total);
     return { results, removed };
@@ -132,8 +136,12 @@ export class Writer {
     const core = this.core;
     core.assertOpen();
     const d = parseOrThrow(DeleteInput, input);
-    const ids =
-      d.doc_id !== undefined ? await core.meta.deleteDocument(d.doc_id, d.collection ?? null) : await core.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!]);
+    core.assertWritable();
+    const ids = await (d.doc_id !== undefined ? core.meta.deleteDocument(d.doc_id, d.collection ?? null) : core.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!])).catch(
+      (error: unknown) => {
+        throw core.storageFailure(error, "deleting the chunks", "Nothing was deleted.");
+      },
+    );
     if (ids.length > 0) core.onGcWanted();
     return { deleted: ids.length, chunk_ids: ids, pending_gc: await core.meta.tombstoneCount() };
   }
@@ -148,7 +156,7 @@ export class Writer {
     }
     const unique = [...newest.values()];
     const table = await core.vectors();
-    await core.lock.run(async () => {
+    await core.assertWritable().run(async () => {
       await core.assertStillBound(table);
       await core.catchUp(table);
       // A version superseded, deleted or committed by recovery while it was embedded writes no row: GC may already have

@@ -6,6 +6,17 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
+/**
+ * Sessions open at once. An idle session (an MCP server and its transport)
+ * costs about 66 KiB of RSS (1,000 of them added 66 MB), so 256 bound that
+ * at ~17 MB: the cap is not for normal use but stops a client that
+ * initializes in a loop without ending its sessions (they linger for the
+ * 30-minute idle timeout) from growing the server without limit. 256 is 8x
+ * the 32 concurrent clients bench:soak drives.
+ */
+export const DEFAULT_MAX_SESSIONS = 256;
+/** Seconds a client refused for the session cap is told to wait: an ended or reaped session frees a slot at once. */
+const SESSION_RETRY_AFTER_S = 5;
 const ENDPOINT = "/mcp";
 
 export interface HttpOptions {
@@ -20,6 +31,8 @@ export interface HttpOptions {
   allowedOrigins?: string[];
   /** A session without requests or open streams for this long is closed (default 30 min). */
   sessionIdleMs?: number;
+  /** Sessions open at once; past it a new client gets 503 with Retry-After and existing sessions carry on. */
+  maxSessions?: number;
   /** One MCP server per session; all of them must share one store. */
   createServer: () => McpServer;
   log?: (message: string) => void;
@@ -91,6 +104,9 @@ export async function startHttp(options: HttpOptions): Promise<HttpHandle> {
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
   const boundName = hostnameOf(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host, false);
   const sessions = new Map<string, Session>();
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  /** Sessions being initialized: not in `sessions` yet, but holding a slot so concurrent initializes cannot overshoot the cap. */
+  let starting = 0;
 
   /** DNS rebinding: a page on evil.example that resolves to 127.0.0.1 still sends Host: evil.example. */
   function hostAllowed(header: string | undefined): boolean {
@@ -125,6 +141,20 @@ export async function startHttp(options: HttpOptions): Promise<HttpHandle> {
   }
 
   async function newSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (sessions.size + starting >= maxSessions) {
+      return sendJsonError(res, 503, `Too many sessions: this server serves at most ${maxSessions} at once (--max-sessions). Retry in ${SESSION_RETRY_AFTER_S} s, or end unused sessions with DELETE.`, {
+        "retry-after": String(SESSION_RETRY_AFTER_S),
+      });
+    }
+    starting++;
+    try {
+      await startSession(req, res);
+    } finally {
+      starting--;
+    }
+  }
+
+  async function startSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const server = options.createServer();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
