@@ -3,6 +3,7 @@ import { intOption, stringValue } from "../cli/parse.js";
 import { UsageError } from "../cli/command.js";
 import { LIMITS, SEARCH_MODES, type SearchMode } from "../store/schemas.js";
 import type { SearchResult } from "../store/store.js";
+import { count } from "../text/plural.js";
 import { withStore } from "./open-store.js";
 
 const SNIPPET_CHARS = 160;
@@ -16,7 +17,7 @@ export function renderHits(result: SearchResult): string {
   const about = `${result.mode}, model ${result.model}, ${result.took_ms.toFixed(1)} ms`;
   if (result.results.length === 0) return `No results (${about}).`;
   const lines = result.results.map((hit, i) => `${String(i + 1).padStart(2)}. ${hit.score.toFixed(3)}  ${hit.chunk_id}\n    ${snippet(hit.text)}`);
-  lines.push(`${result.results.length} result${result.results.length === 1 ? "" : "s"} (${about}).`);
+  lines.push(`${count(result.results.length, "result")} (${about}).`);
   return lines.join("\n");
 }
 

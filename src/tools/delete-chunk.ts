@@ -2,6 +2,7 @@ import { z } from "zod";
 import { selectingChunks } from "../store/schemas.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
+import { count } from "../text/plural.js";
 
 const deleteInput = selectingChunks(
   z.strictObject({
@@ -38,7 +39,7 @@ export const registerDeleteChunk: RegisterTool = (server, context) => {
           const result = await store.delete(input);
           return { deleted: result.deleted, chunk_ids: result.chunk_ids, pending_gc: result.pending_gc };
         },
-        (r) => (r.deleted === 0 ? "Nothing to delete: no chunk matched." : `Deleted ${r.deleted} chunk(s): ${r.chunk_ids.slice(0, 20).join(", ")}${r.deleted > 20 ? ", …" : ""}.`),
+        (r) => (r.deleted === 0 ? "Nothing to delete: no chunk matched." : `Deleted ${count(r.deleted, "chunk")}: ${r.chunk_ids.slice(0, 20).join(", ")}${r.deleted > 20 ? ", …" : ""}.`),
       ),
   );
 };

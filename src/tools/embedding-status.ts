@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { StatusReport } from "../store/store.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
+import { count } from "../text/plural.js";
 
 const statusInput = z.strictObject({
   chunk_ids: fields.chunkIds("Also report the embedding state of these chunks").optional(),
@@ -80,7 +81,7 @@ function toOutput(report: StatusReport): StatusOutput {
 
 function render(s: StatusOutput): string {
   const lines = [
-    `${s.total_chunks} chunks: ${s.counts.committed} committed, ${s.counts.pending} pending, ${s.counts.tombstone} deleted awaiting cleanup.`,
+    `${count(s.total_chunks, "chunk")}: ${s.counts.committed} committed, ${s.counts.pending} pending, ${s.counts.tombstone} deleted awaiting cleanup.`,
     `Model ${s.model.provider}:${s.model.name}${s.model.dimension !== null ? ` (${s.model.dimension}-d, ${s.model.distance})` : ""}.`,
   ];
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { LIMITS } from "../store/schemas.js";
 import { runTool, type RegisterTool, type ToolExtra } from "./context.js";
 import { IndexResultOutput, chunkInputShape, toIndexOutput } from "./index-chunk.js";
+import { count } from "../text/plural.js";
 
 const indexChunksInput = z.strictObject({
   chunks: z
@@ -67,7 +68,7 @@ export const registerIndexChunks: RegisterTool = (server, context) => {
           return { results, committed: count("committed"), pending: count("pending"), unchanged: count("unchanged") };
         },
         (r) =>
-          `${r.results.length} chunks: ${r.committed} committed, ${r.pending} pending, ${r.unchanged} unchanged.` +
+          `${count(r.results.length, "chunk")}: ${r.committed} committed, ${r.pending} pending, ${r.unchanged} unchanged.` +
           (r.pending > 0 ? " embedding_status shows when pending chunks are committed." : ""),
       );
       // Notifications must reach the client before the response that ends the request.

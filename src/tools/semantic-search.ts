@@ -2,6 +2,7 @@ import { z } from "zod";
 import { SearchInput } from "../store/schemas.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { chunkOutputFields, fields } from "./fields.js";
+import { count } from "../text/plural.js";
 
 /** Large enough for a whole typical chunk; small enough that k=50 stays within a client's output budget. */
 export const DEFAULT_SNIPPET_CHARS = 2000;
@@ -50,7 +51,7 @@ function render(query: string, out: SearchOutput): string {
     const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}`;
     return `${head}\n${r.text}${r.truncated ? " […]" : ""}`;
   });
-  return `${out.results.length} results for ${JSON.stringify(query)} (${out.mode}, ${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
+  return `${count(out.results.length, "result")} for ${JSON.stringify(query)} (${out.mode}, ${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
 }
 
 export const registerSemanticSearch: RegisterTool = (server, context) => {
