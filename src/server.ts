@@ -7,6 +7,7 @@ import { registerGetChunk } from "./tools/get-chunk.js";
 import { registerIndexChunk } from "./tools/index-chunk.js";
 import { registerIndexChunks } from "./tools/index-chunks.js";
 import { registerSemanticSearch } from "./tools/semantic-search.js";
+import { answerInputErrorsInSentences } from "./tools/input-errors.js";
 
 export interface ServerOptions {
   /**
@@ -38,6 +39,7 @@ const INSTRUCTIONS =
 export function createServer(options: ServerOptions): McpServer {
   const server = new McpServer({ name: "retrieval-mcp", version: options.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
   const context = { openStore: options.openStore, log: options.log ?? (() => undefined) };
+  answerInputErrorsInSentences(server);
   for (const register of TOOLS) register(server, context);
   return server;
 }
