@@ -152,12 +152,5 @@ export const DeleteInput = selectingChunks(
 );
 export type DeleteInput = z.infer<typeof DeleteInput>;
 
-/** One line per problem, each naming the field: what a person needs to fix the call. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join(".") : "input";
-      return `${path}: ${issue.message}`;
-    })
-    .join("; ");
-}
+/** One sentence per problem, each naming the field: what a person needs to fix the call. */
+export { issueSentences as describeIssues } from "../text/issues.js";
