@@ -488,8 +488,8 @@ export class Store {
       const byId = new Map([...keyword, ...vector].map((c) => [c.chunk.chunk_id, c.chunk]));
       const keywordWeight = this.options.keywordWeight;
       ranked = convexFusion([
-        { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 - keywordWeight },
-        { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: keywordWeight },
+        { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 - keywordWeight, membershipIsEvidence: false },
+        { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: keywordWeight, membershipIsEvidence: true },
       ]).map((f) => ({ chunk: byId.get(f.id)!, score: f.score }));
     } else {
       ranked = q.mode === "vector" ? vector : keyword;
