@@ -3,7 +3,6 @@ import { DEFAULT_EMBEDDER_SPEC, EmbedderSpecError, embedderFromSpec, type SpecOp
 import { defaultDataDir } from "../store/paths.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
 
-
 /** Flags every command takes. */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   "data-dir": {
@@ -43,11 +42,12 @@ function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * values and wrong argument counts are usage errors.
  */
 export function parseInvocation(argv: readonly string[], commands: readonly Command[], env: NodeJS.ProcessEnv, version: string): Invocation {
-  const first = argv[0];
-  const named = first !== undefined && !first.startsWith("-");
-  if (named && first === "help") return { kind: "help", command: argv[1] ? findCommand(commands, argv[1]) : null };
+  const at = commandIndex(argv, commands);
+  const first = at === -1 ? undefined : argv[at];
+  const named = first !== undefined && (first === "help" || commands.some((c) => c.name === first));
+  if (named && first === "help") return { kind: "help", command: argv[at + 1] ? findCommand(commands, argv[at + 1]!) : null };
   const command = findCommand(commands, named ? first : "serve");
-  const rest = named ? argv.slice(1) : argv;
+  const rest = named ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
 
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -95,6 +95,18 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
     throw error;
   }
   return { kind: "run", command, context: { values, positionals, dataDir, embedderSpec, embedderOptions, env, version } };
+}
+
+/**
+ * Where the command word is: the first positional argument, read with every
+ * command's flags so a flag's value is not taken for it
+ * (`retrieval-mcp --data-dir X status`); -1 when there is none.
+ */
+function commandIndex(argv: readonly string[], commands: readonly Command[]): number {
+  const every = Object.assign({}, COMMON_OPTIONS, ...commands.map((c) => c.options)) as Record<string, OptionSpec>;
+  const { tokens } = parseArgs({ args: [...argv], options: toParseArgsOptions(every), allowPositionals: true, strict: false, tokens: true });
+  const first = tokens.find((t) => t.kind === "positional" || t.kind === "option-terminator");
+  return first?.kind === "positional" ? first.index : -1;
 }
 
 function findCommand(commands: readonly Command[], name: string): Command {
