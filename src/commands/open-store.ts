@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import type { CommandContext } from "../cli/command.js";
+import { StoreError } from "../store/errors.js";
 import type { Store, StoreOptions } from "../store/store.js";
 
 /** Logs go to stderr: stdout carries command output (or, for `serve`, only the protocol). */
@@ -35,4 +37,19 @@ export async function withStore<T>(context: CommandContext, work: (store: Store)
   } finally {
     await store.close();
   }
+}
+
+/**
+ * For commands that only look (status, search, verify, gc): a mistyped
+ * --data-dir must not leave an empty store behind and report it as empty.
+ */
+export async function withExistingStore<T>(context: CommandContext, work: (store: Store) => Promise<T>): Promise<T> {
+  if (!existsSync(context.dataDir)) {
+    throw new StoreError(
+      "not_found",
+      `The data directory ${context.dataDir} does not exist, so there is no store to read. Check --data-dir (or RETRIEVAL_MCP_DATA_DIR); ` +
+        "`retrieval-mcp ingest <files>` or a running server creates a store on its first write.",
+    );
+  }
+  return withStore(context, work);
 }

@@ -4,7 +4,7 @@ import { UsageError } from "../cli/command.js";
 import { LIMITS, SEARCH_MODES, type SearchMode } from "../store/schemas.js";
 import type { SearchResult } from "../store/store.js";
 import { count } from "../text/plural.js";
-import { withStore } from "./open-store.js";
+import { withExistingStore } from "./open-store.js";
 
 const SNIPPET_CHARS = 160;
 
@@ -48,7 +48,7 @@ export const searchCommand: Command = {
     const mode = stringValue(context.values, "mode") ?? "hybrid";
     if (!isSearchMode(mode)) throw new UsageError(`--mode must be one of ${SEARCH_MODES.join(", ")}, got ${JSON.stringify(mode)}.`, "search");
     const query = context.positionals.join(" ");
-    const result = await withStore(context, (store) => store.search({ query, k, mode, ...(collection === undefined ? {} : { collection }) }));
+    const result = await withExistingStore(context, (store) => store.search({ query, k, mode, ...(collection === undefined ? {} : { collection }) }));
     process.stdout.write((context.values.json ? JSON.stringify(result, null, 2) : renderHits(result)) + "\n");
     return 0;
   },
