@@ -10,6 +10,11 @@ const HTTP_ONLY = ["host", "port", "token", "max-body"] as const;
 
 type HttpModule = typeof import("../transport/http.js");
 
+const TERMINAL_HINT =
+  "this is an MCP server: it speaks JSON-RPC on stdin/stdout and is now waiting for an MCP client, not for typed commands. " +
+  "Connect a client instead, e.g. `claude mcp add retrieval -- retrieval-mcp` or `npx @modelcontextprotocol/inspector retrieval-mcp`; " +
+  "`retrieval-mcp --help` lists the commands (search, status, ingest, ...). Ctrl-C stops it.";
+
 /** `33554432`, `512k`, `32m`, `1g`: bytes, or KiB/MiB/GiB. */
 export function parseSize(raw: string): number | null {
   const match = /^(\d+)\s*([kmg])?i?b?$/i.exec(raw.trim());
@@ -71,6 +76,8 @@ export const serveCommand: Command = {
     const store = lazyStore(() => openStore(context));
     const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr });
     if (!httpModule || !http) {
+      // Started by hand in a terminal, the server would otherwise just sit there looking hung.
+      if (process.stdin.isTTY) logToStderr(TERMINAL_HINT);
       const { runStdio } = await import("../transport/stdio.js");
       await runStdio({ server: newServer(), onClose: store.close, log: logToStderr });
       return 0;
