@@ -114,6 +114,8 @@ const FROM_ID_LIST = `SELECT c.*, e.generation, e.status, e.model
 
 export interface SearchScope {
   collection?: string;
+  /** Only these collections (an access restriction); undefined: all. */
+  collections?: readonly string[];
   docId?: string;
   filter: CompiledFilter | null;
 }
@@ -124,6 +126,10 @@ function scopeSql(scope: SearchScope): { where: string; params: (string | number
   if (scope.collection !== undefined) {
     where += " AND c.collection = ?";
     params.push(scope.collection);
+  }
+  if (scope.collections !== undefined) {
+    where += " AND c.collection IN (SELECT value FROM json_each(?))";
+    params.push(JSON.stringify(scope.collections));
   }
   if (scope.docId !== undefined) {
     where += " AND c.doc_id = ?";

@@ -468,12 +468,12 @@ export class Store {
    * hybrid = weighted blend of both, each normalised to 0..1 within the
    * query's candidates (0..1; see fusion.ts).
    */
-  async search(input: SearchInput, options: { signal?: AbortSignal } = {}): Promise<SearchResult> {
+  async search(input: SearchInput, options: { signal?: AbortSignal; collections?: readonly string[] } = {}): Promise<SearchResult> {
     this.assertOpen();
     const started = performance.now();
     const q = parseOrThrow(SearchInput, input);
-    if (q.collection !== undefined) this.assertCollectionExists(q.collection);
-    const scope: SearchScope = { collection: q.collection, docId: q.doc_id, filter: compileFilter(q.filter) };
+    if (q.collection !== undefined) this.assertCollectionExists(q.collection, options.collections);
+    const scope: SearchScope = { collection: q.collection, collections: options.collections, docId: q.doc_id, filter: compileFilter(q.filter) };
     const depth = q.mode === "hybrid" ? Math.max(q.k, HYBRID_DEPTH) : q.k;
     // BM25 runs synchronously on this thread and Lance on its own threads:
     // start the vector query first and run BM25 while Lance works.
@@ -511,10 +511,12 @@ export class Store {
   }
 
   /** A misspelt collection would otherwise look like "nothing matches"; say so, with the names that exist. */
-  private assertCollectionExists(collection: string): void {
+  private assertCollectionExists(collection: string, visible?: readonly string[]): void {
     if (this.meta.hasCollection(collection)) return;
-    const known = this.meta.collections(21);
-    const list = known.length === 0 ? "the store is empty" : `existing: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}`;
+    // A caller limited to some collections is not told the names of the others.
+    const known = this.meta.collections(visible ? Number.MAX_SAFE_INTEGER : 21).filter((c) => !visible || visible.includes(c));
+    const empty = visible ? "none of the collections you may search holds chunks" : "the store is empty";
+    const list = known.length === 0 ? empty : `existing: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}`;
     throw new StoreError("invalid_input", `collection: no chunk is in collection ${JSON.stringify(collection)} (${list}). Omit collection to search all of them.`);
   }
 
@@ -539,6 +541,7 @@ export class Store {
     await this.catchUp(table);
     const where = [
       scope.collection !== undefined ? `collection = ${sqlString(scope.collection)}` : null,
+      scope.collections !== undefined ? `collection IN (${scope.collections.map(sqlString).join(", ") || "NULL"})` : null,
       scope.docId !== undefined ? `doc_id = ${sqlString(scope.docId)}` : null,
     ]
       .filter(Boolean)
@@ -560,6 +563,12 @@ export class Store {
       if (found.length >= want || hits.length < limit) return found;
       limit *= 4;
     }
+  }
+
+  /** Names of the collections that hold chunks, sorted: for completion and for messages. */
+  collections(limit: number): string[] {
+    this.assertOpen();
+    return this.meta.collections(limit);
   }
 
   /** Chunks as SQLite holds them, whatever their embedding state; missing ids are left out. */
