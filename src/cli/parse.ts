@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_EMBEDDER_SPEC, EmbedderSpecError, embedderFromSpec, type SpecOptions } from "../embed/from-spec.js";
+import { logger } from "../log/logger.js";
 import { defaultDataDir } from "../store/paths.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
 
@@ -83,7 +84,7 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
   const embedderOptions: SpecOptions = {
     dataDir,
     env,
-    log: (line) => process.stderr.write(`retrieval-mcp: ${line}\n`),
+    log: logger.info,
     ...(modelPath === undefined ? {} : { modelPath }),
     ...(values.offline ? { offline: true } : {}),
   };

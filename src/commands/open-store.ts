@@ -1,12 +1,8 @@
 import { existsSync } from "node:fs";
 import type { CommandContext } from "../cli/command.js";
+import { logger } from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
 import type { Store, StoreOptions } from "../store/store.js";
-
-/** Logs go to stderr: stdout carries command output (or, for `serve`, only the protocol). */
-export function logToStderr(message: string): void {
-  process.stderr.write(`retrieval-mcp: ${message}\n`);
-}
 
 /**
  * Loaded on first use: LanceDB and SQLite take a good part of start-up time,
@@ -17,7 +13,7 @@ export function logToStderr(message: string): void {
 export async function openStore(context: CommandContext, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<Store> {
   const [{ Store }, { resolveEmbedder }] = await Promise.all([import("../store/store.js"), import("../embed/from-spec.js")]);
   const embedder = resolveEmbedder(context.embedderSpec, { ...context.embedderOptions, boundModel: Store.readBinding(context.dataDir) });
-  return Store.open({ dataDir: context.dataDir, embedder, log: logToStderr, ...options });
+  return Store.open({ dataDir: context.dataDir, embedder, log: logger.warning, ...options });
 }
 
 /**

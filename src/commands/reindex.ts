@@ -3,7 +3,8 @@ import { modelKey } from "../embed/embedder.js";
 import { intOption } from "../cli/parse.js";
 import { ProgressBar } from "../cli/progress.js";
 import { count } from "../text/plural.js";
-import { logToStderr, withStore } from "./open-store.js";
+import { logger } from "../log/logger.js";
+import { withStore } from "./open-store.js";
 
 export const reindexCommand: Command = {
   name: "reindex",
@@ -41,7 +42,7 @@ export const reindexCommand: Command = {
         embedder,
         batchSize: intOption(context.values, "batch", 1, 10_000, 256, "reindex"),
         signal: controller.signal,
-        log: logToStderr,
+        log: logger.info,
         onProgress: (done, total) => {
           bar ??= new ProgressBar(process.stderr, total, "chunks");
           bar.update(done, "");

@@ -2,7 +2,8 @@ import { once } from "node:events";
 import { UsageError, type Command, type CommandContext } from "../cli/command.js";
 import { intOption, stringValue } from "../cli/parse.js";
 import { lazyStore } from "../lazy-store.js";
-import { logToStderr, openStore } from "./open-store.js";
+import { logger } from "../log/logger.js";
+import { openStore } from "./open-store.js";
 
 const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 7700;
@@ -74,18 +75,18 @@ export const serveCommand: Command = {
     const http = httpModule ? httpSettings(context, httpModule) : null;
     const { createServer } = await import("../server.js");
     const store = lazyStore(() => openStore(context));
-    const newServer = () => createServer({ openStore: store.get, version: context.version, log: logToStderr });
+    const newServer = () => createServer({ openStore: store.get, version: context.version, logger });
     if (!httpModule || !http) {
       // Started by hand in a terminal, the server would otherwise just sit there looking hung.
-      if (process.stdin.isTTY) logToStderr(TERMINAL_HINT);
+      if (process.stdin.isTTY) logger.info(TERMINAL_HINT);
       const { runStdio } = await import("../transport/stdio.js");
-      await runStdio({ server: newServer(), onClose: store.close, log: logToStderr });
+      await runStdio({ server: newServer(), onClose: store.close, log: logger.info });
       return 0;
     }
-    const running = await httpModule.startHttp({ ...http, createServer: newServer, log: logToStderr });
-    logToStderr(`listening on ${running.url}${http.token ? " (bearer token required)" : ""}; data dir ${context.dataDir}`);
+    const running = await httpModule.startHttp({ ...http, createServer: newServer, log: logger.info });
+    logger.info(`listening on ${running.url}${http.token ? " (bearer token required)" : ""}; data dir ${context.dataDir}`);
     const signal = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
-    logToStderr(`stopping (${String(signal[0] ?? "signal")})`);
+    logger.info(`stopping (${String(signal[0] ?? "signal")})`);
     await running.close();
     await store.close();
     return 0;

@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { logger } from "../log/logger.js";
 
 /**
  * Everything outside the `--embedder` spec that decides how a provider
@@ -15,7 +16,7 @@ export interface EmbedderOptions {
   offline?: boolean;
   /** Upper bound for downloading a model; past it the load fails (and `auto` falls back). */
   downloadTimeoutMs?: number;
-  /** Where progress and choices are reported; defaults to stderr (stdout carries the protocol). */
+  /** Where progress and choices are reported; defaults to the server's logger (stderr and MCP log notifications). */
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
 }
@@ -34,10 +35,6 @@ function flag(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
 
-export function stderrLog(line: string): void {
-  process.stderr.write(`retrieval-mcp: ${line}\n`);
-}
-
 export function resolveModelFiles(options: EmbedderOptions): ResolvedModelFiles {
   const env = options.env ?? process.env;
   return {
@@ -45,6 +42,6 @@ export function resolveModelFiles(options: EmbedderOptions): ResolvedModelFiles 
     modelPath: options.modelPath ?? (env.RETRIEVAL_MCP_MODEL_DIR || undefined),
     offline: options.offline ?? (flag(env.RETRIEVAL_MCP_OFFLINE) || flag(env.HF_HUB_OFFLINE)),
     downloadTimeoutMs: options.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
-    log: options.log ?? stderrLog,
+    log: options.log ?? logger.info,
   };
 }

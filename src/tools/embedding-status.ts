@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { StatusReport } from "../store/store.js";
+import { visibleIds } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
 import { count } from "../text/plural.js";
@@ -104,6 +105,17 @@ export const registerEmbeddingStatus: RegisterTool = (server, context) => {
       outputSchema: statusOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids)), render),
+    ({ chunk_ids }, _extra) =>
+      runTool(
+        context,
+        async (store) => {
+          const report = await store.status(chunk_ids);
+          // A collection-limited session learns nothing about chunks outside its collections.
+          const visible = visibleIds(context.access, store, chunk_ids ?? []);
+          report.chunk_states = report.chunk_states?.map((c) => (visible.has(c.chunk_id) ? c : { chunk_id: c.chunk_id, status: "missing", generation: null, vector_committed: false }));
+          return toOutput(report);
+        },
+        render,
+      ),
   );
 };

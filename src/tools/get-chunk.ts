@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { SearchInput, selectingChunks } from "../store/schemas.js";
 import type { ChunkView } from "../store/store.js";
+import { assertCollection } from "../auth/access.js";
+import { visibleChunks } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { bounded, chunkOutputFields, fields } from "./fields.js";
 
@@ -68,9 +70,12 @@ export const registerGetChunk: RegisterTool = (server, context) => {
       runTool(
         context,
         (store): GetOutput => {
-          if (doc_id !== undefined) return { chunks: store.documentChunks(doc_id, collection).map((v) => toChunk(v, max_chars)), missing: [] };
+          if (doc_id !== undefined) {
+            if (collection !== undefined) assertCollection(context.access, collection);
+            return { chunks: visibleChunks(context.access, store.documentChunks(doc_id, collection)).map((v) => toChunk(v, max_chars)), missing: [] };
+          }
           const ids = [...new Set(chunk_ids ?? [chunk_id!])];
-          const found = new Map(store.get(ids).map((v) => [v.chunk_id, v]));
+          const found = new Map(visibleChunks(context.access, store.get(ids)).map((v) => [v.chunk_id, v]));
           return {
             chunks: ids.flatMap((id) => (found.has(id) ? [toChunk(found.get(id)!, max_chars)] : [])),
             missing: ids.filter((id) => !found.has(id)),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "../store/schemas.js";
+import { assertWritable } from "./allowed.js";
 import { runTool, type RegisterTool, type ToolExtra } from "./context.js";
 import { IndexResultOutput, chunkInputShape, toIndexOutput } from "./index-chunk.js";
 import { count } from "../text/plural.js";
@@ -63,6 +64,7 @@ export const registerIndexChunks: RegisterTool = (server, context) => {
       const result = await runTool(
         context,
         async (store) => {
+          assertWritable(context.access, store, chunks);
           const results = (await store.indexMany(chunks, { wait, signal: extra.signal, onProgress: progress.onProgress })).map(toIndexOutput);
           const count = (status: string) => results.filter((r) => r.status === status).length;
           return { results, committed: count("committed"), pending: count("pending"), unchanged: count("unchanged") };

@@ -1,6 +1,10 @@
 import { z } from "zod";
 import { SearchInput } from "../store/schemas.js";
-import { runTool, type RegisterTool } from "./context.js";
+import type { ResourceLink } from "@modelcontextprotocol/sdk/types.js";
+import { assertCollection } from "../auth/access.js";
+import { chunkUri } from "../resources/chunk-uri.js";
+import type { Store } from "../store/store.js";
+import { runTool, type RegisterTool, type ToolContext } from "./context.js";
 import { chunkOutputFields, fields } from "./fields.js";
 import { count } from "../text/plural.js";
 
@@ -31,6 +35,7 @@ const searchOutput = z.object({
     .array(
       z.object({
         ...chunkOutputFields,
+        uri: z.string().describe("The chunk as a resource, chunk://<collection>/<chunk_id> (percent-encoded): resources/read returns it whole."),
         score: z
           .number()
           .describe("Higher is better; comparable within one result list. vector: cosine similarity -1..1; keyword: BM25; hybrid: 0..1 blend of the two (1 = best by both)."),
@@ -43,6 +48,41 @@ const searchOutput = z.object({
 });
 
 type SearchOutput = z.infer<typeof searchOutput>;
+export type SearchToolInput = z.infer<typeof searchInput>;
+
+/** The search as this session may run it: within its collections. Shared with the answer prompt. */
+export async function searchAllowed(context: ToolContext, store: Store, input: SearchToolInput, signal?: AbortSignal): Promise<SearchOutput> {
+  const { collections } = context.access;
+  if (input.collection !== undefined) assertCollection(context.access, input.collection);
+  const found = await store.search(input, { signal, ...(collections === null ? {} : { collections }) });
+  context.debug(`semantic_search ${JSON.stringify(input.query)}: ${count(found.results.length, "result")} (${found.mode}, ${found.took_ms.toFixed(1)} ms)`);
+  return {
+    results: found.results.map((hit) => ({
+      chunk_id: hit.chunk_id,
+      doc_id: hit.doc_id,
+      collection: hit.collection,
+      uri: chunkUri(hit.collection, hit.chunk_id),
+      score: hit.score,
+      text: hit.text,
+      metadata: hit.metadata,
+      truncated: hit.truncated,
+    })),
+    mode: found.mode,
+    model: found.model,
+    took_ms: found.took_ms,
+  };
+}
+
+/** One link per hit, so a host can show or attach the cited chunk. */
+function links(out: SearchOutput): ResourceLink[] {
+  return out.results.map((r) => ({
+    type: "resource_link",
+    uri: r.uri,
+    name: r.chunk_id,
+    mimeType: "text/plain",
+    description: `${r.doc_id !== null ? `From ${r.doc_id}, collection` : "Collection"} ${r.collection}; score ${r.score.toFixed(3)}.`,
+  }));
+}
 
 function render(query: string, out: SearchOutput): string {
   if (out.results.length === 0) return `No results for ${JSON.stringify(query)}.`;
@@ -62,7 +102,8 @@ export const registerSemanticSearch: RegisterTool = (server, context) => {
       description:
         "Finds the indexed chunks that best match a query, best first, with their text, metadata and a score; by default it fuses meaning (vectors) with exact words (BM25), so both paraphrases and identifiers are found. " +
         "Use it before answering from stored knowledge. Narrow with collection, doc_id or a metadata filter; bound the answer size with k and max_chars. " +
-        "Only fully committed chunks are returned (pending ones appear once embedded). An empty result means nothing matched, not an error.",
+        "Only fully committed chunks are returned (pending ones appear once embedded). An empty result means nothing matched, not an error. " +
+        "Each hit has a uri (chunk://collection/chunk_id) and comes with a resource_link; cite chunks by that URI.",
       inputSchema: searchInput,
       outputSchema: searchOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -70,24 +111,9 @@ export const registerSemanticSearch: RegisterTool = (server, context) => {
     (input, extra) =>
       runTool(
         context,
-        async (store): Promise<SearchOutput> => {
-          const found = await store.search(input, { signal: extra.signal });
-          return {
-            results: found.results.map((hit) => ({
-              chunk_id: hit.chunk_id,
-              doc_id: hit.doc_id,
-              collection: hit.collection,
-              score: hit.score,
-              text: hit.text,
-              metadata: hit.metadata,
-              truncated: hit.truncated,
-            })),
-            mode: found.mode,
-            model: found.model,
-            took_ms: found.took_ms,
-          };
-        },
+        (store) => searchAllowed(context, store, input, extra.signal),
         (out) => render(input.query, out),
+        links,
       ),
   );
 };
