@@ -1,4 +1,6 @@
 import { once } from "node:events";
+import type { Access } from "../auth/access.js";
+import { MIN_EXPOSED_TOKEN_CHARS, exposureProblem, singleToken, type Authenticator } from "../auth/authenticator.js";
 import { UsageError, type Command, type CommandContext } from "../cli/command.js";
 import { intOption, stringValue } from "../cli/parse.js";
 import { lazyStore } from "../lazy-store.js";
@@ -7,7 +9,7 @@ import { openStore } from "./open-store.js";
 
 const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 7700;
-const HTTP_ONLY = ["host", "port", "token", "max-body"] as const;
+const HTTP_ONLY = ["host", "port", "token", "tokens-file", "oauth-issuer", "oauth-audience", "max-body"] as const;
 
 type HttpModule = typeof import("../transport/http.js");
 
@@ -32,6 +34,23 @@ interface HttpSettings {
   maxBodyBytes: number;
 }
 
+/** Exactly one way to authenticate: a shared token, a tokens file, or OAuth. */
+async function httpAuth(context: CommandContext, token: string | undefined): Promise<Authenticator | undefined> {
+  const tokensFile = stringValue(context.values, "tokens-file");
+  const issuer = stringValue(context.values, "oauth-issuer");
+  const audience = stringValue(context.values, "oauth-audience");
+  const chosen = [token !== undefined && "--token", tokensFile !== undefined && "--tokens-file", issuer !== undefined && "--oauth-issuer"].filter(Boolean);
+  if (chosen.length > 1) throw new UsageError(`${chosen.join(" and ")} are alternatives; give one of them.`, "serve");
+  if ((issuer === undefined) !== (audience === undefined)) throw new UsageError("--oauth-issuer and --oauth-audience go together: give both.", "serve");
+  if (token !== undefined) return singleToken(token);
+  if (tokensFile !== undefined) return (await import("../auth/tokens-file.js")).tokensFromFile(tokensFile);
+  if (issuer !== undefined && audience !== undefined) {
+    if (!URL.canParse(issuer)) throw new UsageError(`--oauth-issuer must be the issuer's URL, e.g. https://auth.example.com, got ${JSON.stringify(issuer)}.`, "serve");
+    return (await import("../auth/oauth.js")).oauthResourceServer({ issuer, audience, endpoint: "/mcp" });
+  }
+  return undefined;
+}
+
 function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
   const host = stringValue(context.values, "host") ?? DEFAULT_HOST;
   const port = intOption(context.values, "port", 0, 65535, DEFAULT_PORT, "serve");
@@ -40,12 +59,9 @@ function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
   if (maxBodyBytes === null) throw new UsageError(`--max-body must be a size in bytes such as 33554432 or 32m, got ${JSON.stringify(rawMaxBody)}.`, "serve");
   const envToken = context.env.RETRIEVAL_MCP_TOKEN;
   const token = stringValue(context.values, "token") ?? (envToken === "" ? undefined : envToken);
-  if (token === undefined && !http.isLoopback(host)) {
-    throw new UsageError(
-      `Serving on ${host} makes the server reachable from other machines; set a bearer token with --token or RETRIEVAL_MCP_TOKEN, or bind to 127.0.0.1.`,
-      "serve",
-    );
-  }
+  const other = ["tokens-file", "oauth-issuer"].some((name) => context.values[name] !== undefined);
+  const exposure = exposureProblem(http.isLoopback(host), { token, other });
+  if (exposure) throw new UsageError(`Cannot serve on ${host}: ${exposure}`, "serve");
   return { host, port, token, maxBodyBytes };
 }
 
@@ -59,7 +75,18 @@ export const serveCommand: Command = {
     transport: { type: "string", value: "<stdio|http>", description: "Transport (default stdio). On stdio, stdout carries only JSON-RPC; logs go to stderr." },
     host: { type: "string", value: "<host>", description: `HTTP: interface to bind (default ${DEFAULT_HOST}). Anything but loopback needs a token.` },
     port: { type: "string", value: "<port>", description: `HTTP: port (default ${DEFAULT_PORT}; 0 picks a free one). The endpoint is /mcp.` },
-    token: { type: "string", value: "<token>", description: "HTTP: bearer token clients must send (Authorization: Bearer <token>). Env: RETRIEVAL_MCP_TOKEN." },
+    token: {
+      type: "string",
+      value: "<token>",
+      description: `HTTP: bearer token clients must send (Authorization: Bearer <token>); at least ${MIN_EXPOSED_TOKEN_CHARS} characters beyond loopback. Env: RETRIEVAL_MCP_TOKEN.`,
+    },
+    "tokens-file": {
+      type: "string",
+      value: "<file>",
+      description: 'HTTP: several tokens with their own scope, as {"tokens": [{"name", "sha256", "scope": "read"|"write", "collections"?}]}.',
+    },
+    "oauth-issuer": { type: "string", value: "<url>", description: "HTTP: accept OAuth access tokens (JWTs) from this issuer, checked against its JWKS; scopes retrieval:read, retrieval:write." },
+    "oauth-audience": { type: "string", value: "<aud>", description: "HTTP, with --oauth-issuer: the audience (aud) tokens must be issued for, e.g. this server's URL." },
     "max-body": { type: "string", value: "<size>", description: "HTTP: largest request body, in bytes or with k/m/g (default 32m); larger requests get 413." },
   },
   details: "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
@@ -73,9 +100,10 @@ export const serveCommand: Command = {
     // Each module loads only when needed: start-up time goes into every client's launch.
     const httpModule = transport === "http" ? await import("../transport/http.js") : null;
     const http = httpModule ? httpSettings(context, httpModule) : null;
+    const auth = http ? await httpAuth(context, http.token) : undefined;
     const { createServer } = await import("../server.js");
     const store = lazyStore(() => openStore(context));
-    const newServer = () => createServer({ openStore: store.get, version: context.version, logger });
+    const newServer = (access?: Access) => createServer({ openStore: store.get, version: context.version, logger, ...(access ? { access } : {}) });
     if (!httpModule || !http) {
       // Started by hand in a terminal, the server would otherwise just sit there looking hung.
       if (process.stdin.isTTY) logger.info(TERMINAL_HINT);
@@ -83,8 +111,8 @@ export const serveCommand: Command = {
       await runStdio({ server: newServer(), onClose: store.close, log: logger.info });
       return 0;
     }
-    const running = await httpModule.startHttp({ ...http, createServer: newServer, log: logger.info });
-    logger.info(`listening on ${running.url}${http.token ? " (bearer token required)" : ""}; data dir ${context.dataDir}`);
+    const running = await httpModule.startHttp({ ...http, ...(auth ? { auth } : {}), createServer: newServer, log: logger.info });
+    logger.info(`listening on ${running.url}${auth ? ` (${auth.description})` : ""}; data dir ${context.dataDir}`);
     const signal = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
     logger.info(`stopping (${String(signal[0] ?? "signal")})`);
     await running.close();
