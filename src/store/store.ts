@@ -12,6 +12,7 @@ import { MetadataDb, readSettingIfPresent, type ChunkWrite, type LiveChunk, type
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import { DeleteInput, IndexInput, SearchInput, describeIssues, type Metadata, type SearchMode } from "./schemas.js";
 import { reindexState } from "./reindex.js";
+import { ModelLoad, type ModelLoadReport } from "./model-load.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { sqlString } from "./sql-literal.js";
 import { DEFAULT_ANN_EF, VectorTable, quarantineNewestManifest, type VectorRow, type VectorTableStats } from "./vector-table.js";
@@ -50,10 +51,13 @@ export interface StoreOptions {
   annMinRows?: number;
   annEf?: number;
   maxRowsPerCommit?: number;
+  /** How long a request waits for the model to load before it is told the model is still loading (default 30 s). */
+  modelWaitMs?: number;
   /** Keyword (BM25) share of hybrid scores, 0..1; the vector side gets the rest. */
   keywordWeight?: number;
   faults?: FaultHooks;
-  log?: (message: string) => void;
+  /** Problems are warnings; progress (a slow model load) is info. */
+  log?: (message: string, level: "info" | "warning") => void;
 }
 
 export type IndexStatus = "committed" | "pending" | "unchanged";
@@ -124,7 +128,7 @@ export interface StatusReport {
   oldest_pending_age_ms: number | null;
   tombstones_awaiting_gc: number;
   oldest_tombstone_age_ms: number | null;
-  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean };
+  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean; load: ModelLoadReport };
   lance: null | (VectorTableStats & { index_coverage: number | null });
   last_recovery: RunReport | null;
   last_gc: RunReport | null;
@@ -154,6 +158,8 @@ const DEFAULTS = {
   annEf: DEFAULT_ANN_EF,
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,
+  // Half of the MCP SDK client's default 60 s request timeout: the request hears why before its client gives up.
+  modelWaitMs: 30_000,
 };
 
 /** How many newest manifests verify --repair may set aside to get a damaged table open. */
@@ -187,7 +193,7 @@ export class Store {
   private readonly lock: WriterLock;
   private readonly committer: GroupCommitter<VectorRow>;
   private info: EmbedderInfo | null = null;
-  private infoPromise: Promise<EmbedderInfo> | null = null;
+  private readonly model: ModelLoad<EmbedderInfo>;
   private tablePromise: Promise<VectorTable> | null = null;
   private readonly background = new Set<Promise<unknown>>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -211,6 +217,15 @@ export class Store {
     this.meta = meta;
     this.lock = lock;
     this.committer = new GroupCommitter((rows) => this.flush(rows), this.options.maxRowsPerCommit);
+    const embedder = this.options.embedder;
+    this.model = new ModelLoad({
+      load: (signal) => this.loadAndBind(signal),
+      name: () => modelKey(embedder),
+      progress: () => embedder.loadProgress?.() ?? null,
+      closing: this.closing.signal,
+      waitMs: this.options.modelWaitMs,
+      log: (message) => this.log(message, "info"),
+    });
   }
 
   /** The model a data directory is bound to, read without creating or migrating anything; null for a new store. */
@@ -249,33 +264,38 @@ export class Store {
 
   // ---------------------------------------------------------------- model
 
-  /** The embedder's description, loading it on first use and binding a new store to it. */
-  private modelInfo(signal?: AbortSignal): Promise<EmbedderInfo> {
-    this.infoPromise ??= (async () => {
-      let loaded: EmbedderInfo;
-      try {
-        loaded = await this.options.embedder.load(signal);
-      } catch (error) {
-        throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
-      }
-      const bound = this.meta.claimSetting(SETTINGS.model, loaded);
-      if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
-        throw new StoreError(
-          "model_mismatch",
-          `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
-        );
-      }
-      this.info = bound;
-      return bound;
-    })();
-    this.infoPromise.catch(() => (this.infoPromise = null));
-    return this.infoPromise;
+  /**
+   * The embedder's description, loading it on first use and binding a new
+   * store to it. The load belongs to the store (see ModelLoad): a request
+   * waits for it with its own signal, up to modelWaitMs; background work
+   * (`patient`) waits as long as it takes.
+   */
+  private modelInfo(signal?: AbortSignal, patient = false): Promise<EmbedderInfo> {
+    return this.model.get({ ...(signal ? { signal } : {}), patient });
+  }
+
+  private async loadAndBind(signal: AbortSignal): Promise<EmbedderInfo> {
+    let loaded: EmbedderInfo;
+    try {
+      loaded = await this.options.embedder.load(signal);
+    } catch (error) {
+      throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
+    }
+    const bound = this.meta.claimSetting(SETTINGS.model, loaded);
+    if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
+      throw new StoreError(
+        "model_mismatch",
+        `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
+      );
+    }
+    this.info = bound;
+    return bound;
   }
 
   private vectors(): Promise<VectorTable> {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
-      const info = this.info ?? (await this.modelInfo());
+      const info = this.info ?? (await this.modelInfo(undefined, true));
       const name = this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
       return this.lock.run(() => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension));
     })();
@@ -450,7 +470,7 @@ export class Store {
   /** Embeds and writes pending records (background writes and recovery). Records superseded meanwhile are skipped by step 3. */
   private async drive(work: readonly PendingWork[]): Promise<number> {
     if (work.length === 0) return 0;
-    const info = await this.modelInfo();
+    const info = await this.modelInfo(undefined, true);
     const vectors = await embedChecked(this.options.embedder, info, work.map((w) => w.text), "document", {
       signal: this.closing.signal,
       timeoutMs: this.options.embedTimeoutMs,
@@ -825,6 +845,7 @@ export class Store {
         dimension: bound?.dimension ?? null,
         distance: bound?.distance ?? null,
         bound: bound !== null,
+        load: this.model.report(),
       },
       lance,
       last_recovery: this.meta.getSetting<RunReport>(SETTINGS.lastRecovery) ?? null,
@@ -899,8 +920,8 @@ export class Store {
     this.background.add(tracked);
   }
 
-  private log(message: string): void {
-    if (!this.closing.signal.aborted) this.options.log?.(message);
+  private log(message: string, level: "info" | "warning" = "warning"): void {
+    if (!this.closing.signal.aborted) this.options.log?.(message, level);
   }
 
   private assertOpen(): void {
