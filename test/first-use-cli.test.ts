@@ -23,6 +23,12 @@ describe("the command line as a new user meets it", () => {
     expect(unknown.stderr).toContain('Unknown command "statu"');
   });
 
+  it("refuses an unknown --dtype as a usage error", async () => {
+    const result = await runCli(["status", "--dtype", "int4", "--data-dir", tempDir()]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--dtype must be one of fp32, fp16, q8, got "int4".');
+  });
+
   it.each([["status"], ["search", "anything"], ["verify"], ["gc"]])("%s on a data directory that does not exist says so, exits 1 and creates nothing", async (...args) => {
     const missing = join(tempDir(), "typo", "index");
     const result = await runCli([...args, "--data-dir", missing, "--embedder", "hash:64"]);

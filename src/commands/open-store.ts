@@ -13,7 +13,7 @@ import type { Store, StoreOptions } from "../store/store.js";
 export async function openStore(context: CommandContext, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<Store> {
   const [{ Store }, { resolveEmbedder }] = await Promise.all([import("../store/store.js"), import("../embed/from-spec.js")]);
   const embedder = resolveEmbedder(context.embedderSpec, { ...context.embedderOptions, boundModel: Store.readBinding(context.dataDir) });
-  return Store.open({ dataDir: context.dataDir, embedder, log: logger.warning, ...options });
+  return Store.open({ dataDir: context.dataDir, embedder, log: (message, level) => logger.log(level, message), ...options });
 }
 
 /**

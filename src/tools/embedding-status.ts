@@ -26,6 +26,15 @@ const statusOutput = z.object({
     dimension: z.number().int().nullable().describe("null until the store has embedded something."),
     distance: z.string().nullable(),
     bound: z.boolean().describe("Whether the store is bound to this model (it refuses any other)."),
+    load: z
+      .object({
+        state: z.enum(["not_started", "loading", "ready", "failed"]),
+        started_at: z.string().nullable(),
+        elapsed_ms: z.number().nullable(),
+        detail: z.string().nullable().describe('While loading: what it is doing, e.g. "downloading onnx/model.onnx: 50% of 90.4 MB".'),
+        error: z.string().nullable().describe("Why the last attempt failed; the next call that needs the model tries again."),
+      })
+      .describe("The model's load in this server: it starts with the first call that needs the model and goes on even if that call gives up."),
   }),
   lance: z
     .object({
@@ -85,6 +94,9 @@ function render(s: StatusOutput): string {
     `${count(s.total_chunks, "chunk")}: ${s.counts.committed} committed, ${s.counts.pending} pending, ${s.counts.tombstone} deleted awaiting cleanup.`,
     `Model ${s.model.provider}:${s.model.name}${s.model.dimension !== null ? ` (${s.model.dimension}-d, ${s.model.distance})` : ""}.`,
   ];
+  const load = s.model.load;
+  if (load.state === "loading") lines.push(`The model is loading (${Math.round((load.elapsed_ms ?? 0) / 1000)} s so far${load.detail ? `: ${load.detail}` : ""}).`);
+  if (load.state === "failed") lines.push(`Loading the model failed: ${load.error ?? "unknown error"}. The next call that needs it tries again.`);
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
   if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);
