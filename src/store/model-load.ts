@@ -15,6 +15,8 @@ export interface ModelLoadReport {
 export interface ModelLoadOptions<T> {
   /** Loads the model and binds the store; receives the store's closing signal, never a request's. */
   load: (signal: AbortSignal) => Promise<T>;
+  /** What is loaded, for messages: "embedding model", "reranker". */
+  kind: string;
   name: () => string;
   progress: () => string | null;
   /** Aborted when the store closes: the only thing that stops a load. */
@@ -90,7 +92,7 @@ export class ModelLoad<T> {
     let announced = false;
     const slow = setTimeout(() => {
       announced = true;
-      this.options.log(`loading the embedding model ${this.options.name()}; requests that need it wait up to ${this.options.waitMs / 1000} s, then are told to retry`);
+      this.options.log(`loading the ${this.options.kind} ${this.options.name()}; requests that need it wait up to ${this.options.waitMs / 1000} s, then are told to retry`);
     }, SLOW_LOAD_MS);
     slow.unref();
     const loading = this.options.load(this.options.closing);
@@ -101,7 +103,7 @@ export class ModelLoad<T> {
         this.loaded = true;
         this.finishedAt = Date.now();
         this.failure = null;
-        if (announced) this.options.log(`embedding model ${this.options.name()} ready after ${((this.finishedAt - this.startedAt!) / 1000).toFixed(1)} s`);
+        if (announced) this.options.log(`${this.options.kind} ${this.options.name()} ready after ${((this.finishedAt - this.startedAt!) / 1000).toFixed(1)} s`);
       },
       (error: unknown) => {
         clearTimeout(slow);
@@ -109,7 +111,7 @@ export class ModelLoad<T> {
         this.loading = null;
         this.finishedAt = Date.now();
         this.failure = errorMessage(error);
-        this.options.log(`loading the embedding model ${this.options.name()} failed: ${this.failure}`);
+        this.options.log(`loading the ${this.options.kind} ${this.options.name()} failed: ${this.failure}`);
       },
     );
     return loading;
@@ -120,7 +122,7 @@ export class ModelLoad<T> {
     const seconds = Math.round((Date.now() - (this.startedAt ?? Date.now())) / 1000);
     return new StoreError(
       "model_loading",
-      `The embedding model ${this.options.name()} is still loading (${seconds} s so far${detail ? `; ${detail}` : ""}); the load goes on in the background. ` +
+      `The ${this.options.kind} ${this.options.name()} is still loading (${seconds} s so far${detail ? `; ${detail}` : ""}); the load goes on in the background. ` +
         "Retry in a moment; embedding_status shows its progress. Nothing was written.",
     );
   }

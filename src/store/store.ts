@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import * as lancedb from "@lancedb/lancedb";
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
+import type { Reranker } from "../embed/reranker.js";
 import { toChunkWrite } from "./chunk-input.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
@@ -55,6 +56,8 @@ export interface StoreOptions {
   modelWaitMs?: number;
   /** Keyword (BM25) share of hybrid scores, 0..1; the vector side gets the rest. */
   keywordWeight?: number;
+  /** A cross-encoder that re-scores the top hybrid candidates (off when absent). */
+  reranker?: Reranker;
   faults?: FaultHooks;
   /** Problems are warnings; progress (a slow model load) is info. */
   log?: (message: string, level: "info" | "warning") => void;
@@ -92,6 +95,8 @@ export interface SearchResult {
   results: SearchHit[];
   mode: SearchMode;
   model: string;
+  /** The cross-encoder that re-scored these hits (hybrid mode with a reranker), or null. */
+  reranker: string | null;
   took_ms: number;
 }
 
@@ -168,6 +173,13 @@ const MAX_MANIFESTS_SET_ASIDE = 3;
 /** Candidates each retriever contributes to hybrid fusion: deeper lists let fusion rescue what one side ranks low. */
 const HYBRID_DEPTH = 50;
 
+/**
+ * Fused candidates a reranker re-scores (or k, when larger): a cross-encoder
+ * runs the model once per candidate, so its cost grows with this number,
+ * while candidates fusion ranks below 20 rarely make a top 5 or 10.
+ */
+const RERANK_DEPTH = 20;
+
 const noop = (): void => undefined;
 
 interface Candidate {
@@ -194,6 +206,7 @@ export class Store {
   private readonly committer: GroupCommitter<VectorRow>;
   private info: EmbedderInfo | null = null;
   private readonly model: ModelLoad<EmbedderInfo>;
+  private readonly rerankerLoad: ModelLoad<Reranker> | null;
   private tablePromise: Promise<VectorTable> | null = null;
   private readonly background = new Set<Promise<unknown>>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -220,12 +233,25 @@ export class Store {
     const embedder = this.options.embedder;
     this.model = new ModelLoad({
       load: (signal) => this.loadAndBind(signal),
+      kind: "embedding model",
       name: () => modelKey(embedder),
       progress: () => embedder.loadProgress?.() ?? null,
       closing: this.closing.signal,
       waitMs: this.options.modelWaitMs,
       log: (message) => this.log(message, "info"),
     });
+    const reranker = this.options.reranker;
+    this.rerankerLoad = reranker
+      ? new ModelLoad({
+          load: async (signal) => (await reranker.load(signal), reranker),
+          kind: "reranker",
+          name: () => reranker.name,
+          progress: () => reranker.loadProgress?.() ?? null,
+          closing: this.closing.signal,
+          waitMs: this.options.modelWaitMs,
+          log: (message) => this.log(message, "info"),
+        })
+      : null;
   }
 
   /** The model a data directory is bound to, read without creating or migrating anything; null for a new store. */
@@ -511,6 +537,7 @@ export class Store {
         { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 - keywordWeight, membershipIsEvidence: false },
         { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: keywordWeight, membershipIsEvidence: true },
       ]).map((f) => ({ chunk: byId.get(f.id)!, score: f.score }));
+      if (this.rerankerLoad) ranked = await this.rerank(q.query, ranked.slice(0, Math.max(q.k, RERANK_DEPTH)), options.signal);
     } else {
       ranked = q.mode === "vector" ? vector : keyword;
     }
@@ -527,7 +554,16 @@ export class Store {
         metadata: JSON.parse(chunk.metadata) as Metadata,
         truncated: chunk.text.length > max,
       }));
-    return { results, mode: q.mode, model: modelKey(this.info ?? this.options.embedder), took_ms: performance.now() - started };
+    const reranker = q.mode === "hybrid" && this.options.reranker ? this.options.reranker.name : null;
+    return { results, mode: q.mode, model: modelKey(this.info ?? this.options.embedder), reranker, took_ms: performance.now() - started };
+  }
+
+  /** The fused candidates, re-scored by the cross-encoder (0..1) and ordered by that score. */
+  private async rerank(query: string, candidates: Candidate[], signal?: AbortSignal): Promise<Candidate[]> {
+    if (candidates.length === 0) return candidates;
+    const reranker = await this.rerankerLoad!.get(signal ? { signal } : {});
+    const scores = await reranker.score(query, candidates.map((c) => c.chunk.text), signal);
+    return candidates.map((c, i) => ({ chunk: c.chunk, score: scores[i]! })).sort((a, b) => b.score - a.score);
   }
 
   /** A misspelt collection would otherwise look like "nothing matches"; say so, with the names that exist. */
@@ -944,6 +980,7 @@ export class Store {
     this.lock.close();
     this.meta.close();
     await this.options.embedder.close?.();
+    await this.options.reranker?.close?.();
   }
 }
 
