@@ -5,7 +5,7 @@ import { UsageError, type Command, type CommandContext } from "../cli/command.js
 import { intOption, stringValue } from "../cli/parse.js";
 import { lazyStore } from "../lazy-store.js";
 import { logger } from "../log/logger.js";
-import { openStore } from "./open-store.js";
+import { RERANKER_OPTION, openStore, rerankerOption } from "./open-store.js";
 
 const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 7700;
@@ -87,6 +87,7 @@ export const serveCommand: Command = {
     },
     "oauth-issuer": { type: "string", value: "<url>", description: "HTTP: accept OAuth access tokens (JWTs) from this issuer, checked against its JWKS; scopes retrieval:read, retrieval:write." },
     "oauth-audience": { type: "string", value: "<aud>", description: "HTTP, with --oauth-issuer: the audience (aud) tokens must be issued for, e.g. this server's URL." },
+    reranker: RERANKER_OPTION,
     "max-body": { type: "string", value: "<size>", description: "HTTP: largest request body, in bytes or with k/m/g (default 32m); larger requests get 413." },
   },
   details: "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
@@ -102,7 +103,8 @@ export const serveCommand: Command = {
     const http = httpModule ? httpSettings(context, httpModule) : null;
     const auth = http ? await httpAuth(context, http.token) : undefined;
     const { createServer } = await import("../server.js");
-    const store = lazyStore(() => openStore(context));
+    const reranker = await rerankerOption(context, "serve");
+    const store = lazyStore(() => openStore(context, reranker));
     const newServer = (access?: Access) => createServer({ openStore: store.get, version: context.version, logger, ...(access ? { access } : {}) });
     if (!httpModule || !http) {
       // Started by hand in a terminal, the server would otherwise just sit there looking hung.

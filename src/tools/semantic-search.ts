@@ -44,6 +44,7 @@ const searchOutput = z.object({
     .describe("Best match first; each chunk at most once."),
   mode: z.enum(["hybrid", "vector", "keyword"]).describe("The mode that produced these results."),
   model: z.string().describe("The embedding model, provider:name."),
+  reranker: z.string().nullable().describe("The cross-encoder that re-scored these hits (hybrid mode, when the server runs one; scores are then its 0..1 relevance), or null."),
   took_ms: z.number(),
 });
 
@@ -69,6 +70,7 @@ export async function searchAllowed(context: ToolContext, store: Store, input: S
     })),
     mode: found.mode,
     model: found.model,
+    reranker: found.reranker,
     took_ms: found.took_ms,
   };
 }
@@ -91,7 +93,7 @@ function render(query: string, out: SearchOutput): string {
     const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}`;
     return `${head}\n${r.text}${r.truncated ? " […]" : ""}`;
   });
-  return `${count(out.results.length, "result")} for ${JSON.stringify(query)} (${out.mode}, ${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
+  return `${count(out.results.length, "result")} for ${JSON.stringify(query)} (${out.mode}, ${out.model}${out.reranker ? `, reranked by ${out.reranker}` : ""}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
 }
 
 export const registerSemanticSearch: RegisterTool = (server, context) => {
