@@ -1,7 +1,7 @@
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor } from "@huggingface/transformers";
 import { EmbedderSpecError } from "./from-spec.js";
-import { resolveModelFiles, type EmbedderOptions, type ResolvedModelFiles } from "./options.js";
-import { hubOf, loadTransformersModel } from "./transformers-runtime.js";
+import { resolveModelFiles, type EmbedderOptions } from "./options.js";
+import { LazyModel, hubOf } from "./transformers-runtime.js";
 import { yieldToEventLoop } from "./vector.js";
 
 /** A model that scores how well a text answers a query, reading both together. */
@@ -39,30 +39,34 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
  */
 export class TransformersReranker implements Reranker {
   readonly name: string;
-  private readonly files: ResolvedModelFiles;
-  private readonly hub: string;
-  private loading: Promise<{ tokenizer: PreTrainedTokenizer; model: PreTrainedModel }> | null = null;
-  private progress: string | null = null;
+  private readonly lazy: LazyModel<{ tokenizer: PreTrainedTokenizer; model: PreTrainedModel }>;
 
   constructor(
     readonly model: string,
     options: EmbedderOptions = {},
   ) {
     this.name = `transformers:${model}`;
-    this.files = resolveModelFiles(options);
-    this.hub = hubOf(options.env);
+    this.lazy = new LazyModel({
+      model,
+      files: resolveModelFiles(options),
+      hub: hubOf(options.env),
+      create: async ({ AutoTokenizer, AutoModelForSequenceClassification }, loadOptions) => ({
+        tokenizer: await AutoTokenizer.from_pretrained(model, loadOptions),
+        model: await AutoModelForSequenceClassification.from_pretrained(model, loadOptions),
+      }),
+    });
   }
 
   async load(signal?: AbortSignal): Promise<void> {
-    await this.loaded(signal);
+    await this.lazy.get(signal);
   }
 
   loadProgress(): string | null {
-    return this.progress;
+    return this.lazy.progress();
   }
 
   async score(query: string, texts: readonly string[], signal?: AbortSignal): Promise<number[]> {
-    const { tokenizer, model } = await this.loaded(signal);
+    const { tokenizer, model } = await this.lazy.get(signal);
     const scores: number[] = [];
     for (let i = 0; i < texts.length; i += STEP) {
       signal?.throwIfAborted();
@@ -79,34 +83,6 @@ export class TransformersReranker implements Reranker {
   }
 
   async close(): Promise<void> {
-    const loading = this.loading;
-    this.loading = null;
-    if (loading) await loading.then(({ model }) => model.dispose(), () => undefined);
-  }
-
-  private loaded(signal?: AbortSignal): Promise<{ tokenizer: PreTrainedTokenizer; model: PreTrainedModel }> {
-    if (!this.loading) {
-      this.progress = "starting transformers.js";
-      const loading = loadTransformersModel({
-        model: this.model,
-        files: this.files,
-        hub: this.hub,
-        signal,
-        onProgress: (detail) => (this.progress = detail),
-        create: async ({ AutoTokenizer, AutoModelForSequenceClassification }, options) => ({
-          tokenizer: await AutoTokenizer.from_pretrained(this.model, options),
-          model: await AutoModelForSequenceClassification.from_pretrained(this.model, options),
-        }),
-      });
-      this.loading = loading;
-      loading.then(
-        () => (this.progress = null),
-        () => {
-          this.progress = null;
-          if (this.loading === loading) this.loading = null;
-        },
-      );
-    }
-    return this.loading;
+    await this.lazy.close(({ model }) => model.dispose());
   }
 }

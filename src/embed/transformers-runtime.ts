@@ -52,7 +52,7 @@ async function importTransformers(): Promise<Transformers> {
 /** transformers.js configures itself through one global `env`; loads take turns so each sees its own settings. */
 let loadQueue: Promise<unknown> = Promise.resolve();
 
-export interface ModelLoadRequest<T> {
+interface ModelLoadRequest<T> {
   model: string;
   files: ResolvedModelFiles;
   hub: string;
@@ -67,7 +67,7 @@ export interface ModelLoadRequest<T> {
  * the hub (bounded by the signal and the download deadline), and on failure
  * says which files to fetch by hand and where to put them.
  */
-export function loadTransformersModel<T>(request: ModelLoadRequest<T>): Promise<T> {
+function loadTransformersModel<T>(request: ModelLoadRequest<T>): Promise<T> {
   const loading = loadQueue.then(() => load(request));
   loadQueue = loading.catch(() => undefined);
   return loading;
@@ -98,6 +98,44 @@ async function load<T>({ model, files, hub, signal, onProgress, create }: ModelL
     throw new ModelUnavailableError(installHint(model, files, hub, reason), offline ? "offline mode is on and the model is not on disk" : reason, { cause: error });
   } finally {
     downloads.finish();
+  }
+}
+
+/**
+ * One model loaded on first use and shared by every later call; a failed
+ * load is retried by the next one. Shared by the embedder and the reranker.
+ */
+export class LazyModel<T> {
+  private loading: Promise<T> | null = null;
+  private detail: string | null = null;
+
+  constructor(private readonly request: Omit<ModelLoadRequest<T>, "signal" | "onProgress">) {}
+
+  get(signal?: AbortSignal): Promise<T> {
+    if (!this.loading) {
+      this.detail = "starting transformers.js";
+      const loading = loadTransformersModel({ ...this.request, signal, onProgress: (detail) => (this.detail = detail) });
+      this.loading = loading;
+      loading.then(
+        () => (this.detail = null),
+        () => {
+          this.detail = null;
+          if (this.loading === loading) this.loading = null;
+        },
+      );
+    }
+    return this.loading;
+  }
+
+  /** What the load is doing while it runs, else null. */
+  progress(): string | null {
+    return this.detail;
+  }
+
+  async close(dispose: (model: T) => Promise<unknown>): Promise<void> {
+    const loading = this.loading;
+    this.loading = null;
+    if (loading) await loading.then(dispose, () => undefined);
   }
 }
 

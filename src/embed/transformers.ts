@@ -3,9 +3,9 @@ import { join } from "node:path";
 import type { FeatureExtractionPipeline } from "@huggingface/transformers";
 import type { Embedder, EmbedderInfo, EmbedOptions } from "./embedder.js";
 import { throwIfAborted } from "./embedder.js";
-import { resolveModelFiles, type EmbedderOptions, type ResolvedModelFiles } from "./options.js";
+import { resolveModelFiles, type EmbedderOptions } from "./options.js";
 import { applyPrefix, prefixesFor, type Prefixes } from "./prefixes.js";
-import { hubOf, loadTransformersModel } from "./transformers-runtime.js";
+import { LazyModel, hubOf } from "./transformers-runtime.js";
 import { yieldToEventLoop } from "./vector.js";
 
 export const DEFAULT_TRANSFORMERS_MODEL = "Xenova/all-MiniLM-L6-v2";
@@ -39,20 +39,27 @@ function poolingFor(model: string, dirs: readonly (string | undefined)[]): Pooli
 export class TransformersEmbedder implements Embedder {
   readonly provider = "transformers";
   readonly maxBatchSize = 32;
-  private readonly files: ResolvedModelFiles;
-  private readonly hub: string;
   private readonly prefixes: Prefixes;
-  private loading: Promise<{ extractor: FeatureExtractionPipeline; info: EmbedderInfo }> | null = null;
+  private readonly lazy: LazyModel<{ extractor: FeatureExtractionPipeline; info: EmbedderInfo }>;
   private pooling: Pooling = "mean";
-  private progress: string | null = null;
 
   constructor(
     readonly model: string = DEFAULT_TRANSFORMERS_MODEL,
     options: EmbedderOptions = {},
   ) {
-    this.files = resolveModelFiles(options);
-    this.hub = hubOf(options.env);
+    const files = resolveModelFiles(options);
     this.prefixes = prefixesFor(model);
+    this.lazy = new LazyModel({
+      model,
+      files,
+      hub: hubOf(options.env),
+      create: async ({ pipeline }, loadOptions) => {
+        this.pooling = poolingFor(model, [files.modelPath, files.cacheDir]);
+        const extractor = await pipeline("feature-extraction", model, loadOptions);
+        const [probe] = await this.run(extractor, ["dimension probe"]);
+        return { extractor, info: { provider: this.provider, model, dimension: probe!.length, distance: "dot", normalized: true } };
+      },
+    });
   }
 
   async load(signal?: AbortSignal): Promise<EmbedderInfo> {
@@ -60,7 +67,7 @@ export class TransformersEmbedder implements Embedder {
   }
 
   loadProgress(): string | null {
-    return this.progress;
+    return this.lazy.progress();
   }
 
   async embed(texts: readonly string[], options: EmbedOptions): Promise<Float32Array[]> {
@@ -76,9 +83,7 @@ export class TransformersEmbedder implements Embedder {
   }
 
   async close(): Promise<void> {
-    const loading = this.loading;
-    this.loading = null;
-    if (loading) await loading.then(({ extractor }) => extractor.dispose(), () => undefined);
+    await this.lazy.close(({ extractor }) => extractor.dispose());
   }
 
   private async run(extractor: FeatureExtractionPipeline, texts: string[]): Promise<Float32Array[]> {
@@ -90,32 +95,6 @@ export class TransformersEmbedder implements Embedder {
 
   private loaded(signal?: AbortSignal): Promise<{ extractor: FeatureExtractionPipeline; info: EmbedderInfo }> {
     throwIfAborted(signal);
-    if (!this.loading) {
-      const loading = this.open(signal);
-      this.loading = loading;
-      loading.catch(() => {
-        if (this.loading === loading) this.loading = null;
-      });
-    }
-    return this.loading;
-  }
-
-  private async open(signal?: AbortSignal): Promise<{ extractor: FeatureExtractionPipeline; info: EmbedderInfo }> {
-    this.pooling = poolingFor(this.model, [this.files.modelPath, this.files.cacheDir]);
-    this.progress = "starting transformers.js";
-    try {
-      const extractor = await loadTransformersModel({
-        model: this.model,
-        files: this.files,
-        hub: this.hub,
-        signal,
-        onProgress: (detail) => (this.progress = detail),
-        create: ({ pipeline }, options) => pipeline("feature-extraction", this.model, options),
-      });
-      const [probe] = await this.run(extractor, ["dimension probe"]);
-      return { extractor, info: { provider: this.provider, model: this.model, dimension: probe!.length, distance: "dot", normalized: true } };
-    } finally {
-      this.progress = null;
-    }
+    return this.lazy.get(signal);
   }
 }
