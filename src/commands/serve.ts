@@ -73,7 +73,7 @@ export const serveCommand: Command = {
   maxArgs: 0,
   options: {
     transport: { type: "string", value: "<stdio|http>", description: "Transport (default stdio). On stdio, stdout carries only JSON-RPC; logs go to stderr." },
-    host: { type: "string", value: "<host>", description: `HTTP: interface to bind (default ${DEFAULT_HOST}). Anything but loopback needs a token.` },
+    host: { type: "string", value: "<host>", description: `HTTP: interface to bind (default ${DEFAULT_HOST}). Anything but loopback needs credentials: --token, --tokens-file or --oauth-issuer.` },
     port: { type: "string", value: "<port>", description: `HTTP: port (default ${DEFAULT_PORT}; 0 picks a free one). The endpoint is /mcp.` },
     token: {
       type: "string",
