@@ -345,7 +345,7 @@ describe("status and maintenance", () => {
     const status = await store.status(["c1", "p1", "zz"]);
     expect(status.counts).toEqual({ pending: 1, committed: 1, tombstone: 0 });
     expect(status.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
-    expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true });
+    expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true, load: expect.objectContaining({ state: "ready", error: null }) });
     expect(status.lance).toMatchObject({ table: "chunks", rows: 1 });
     expect(status.chunk_states).toEqual([
       { chunk_id: "c1", status: "committed", generation: expect.any(Number), vector_committed: true },
