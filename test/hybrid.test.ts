@@ -60,12 +60,18 @@ describe("keyword and hybrid find exact terms", () => {
     await store.close();
   });
 
-  test("k larger than the matches returns every match and no more", async () => {
+  test("k larger than the matches returns every match and no more; hybrid pads nothing without evidence into k", async () => {
     const store = await openStore(tmp());
     await store.indexMany(CODE);
-    expect(await ids(store, { query: "display", mode: "keyword", k: 50 })).toEqual(expect.arrayContaining(["camel", "prose1"]));
+    const matches = ["camel", "prose1"];
+    expect(await ids(store, { query: "display", mode: "keyword", k: 50 })).toEqual(expect.arrayContaining(matches));
     expect(await ids(store, { query: "display", mode: "keyword", k: 50 })).toHaveLength(2);
-    expect(await ids(store, { query: "display", mode: "hybrid", k: 50 })).toHaveLength(CODE.length);
+    // The chunk farthest by meaning that lacks the query's words has evidence from neither side.
+    const farthest = (await ids(store, { query: "display", mode: "vector", k: 50 })).filter((id) => !matches.includes(id)).at(-1);
+    const hybrid = await ids(store, { query: "display", mode: "hybrid", k: 50 });
+    expect(hybrid).toEqual(expect.arrayContaining(matches));
+    expect(hybrid).not.toContain(farthest);
+    expect(hybrid).toHaveLength(CODE.length - 1);
     await store.close();
   });
 });

@@ -406,7 +406,7 @@ describe("status and maintenance", () => {
     expect(status.counts).toEqual({ pending: 1, committed: 1, tombstone: 0 });
     expect(status).toMatchObject({ chunks: 2, rewrites_in_flight: 0, superseded_awaiting_gc: 0 });
     expect(status.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
-    expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true });
+    expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true, load: expect.objectContaining({ state: "ready", error: null }) });
     expect(status.lance).toMatchObject({ table: "chunks", rows: 1 });
     expect(status.chunk_states).toEqual([
       { chunk_id: "c1", status: "committed", generation: expect.any(Number), vector_committed: true, committed_generation: expect.any(Number) },

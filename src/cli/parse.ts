@@ -1,8 +1,9 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_EMBEDDER_SPEC, EmbedderSpecError, embedderFromSpec, type SpecOptions } from "../embed/from-spec.js";
+import { DEFAULT_DTYPE, DTYPES, type Dtype } from "../embed/options.js";
+import { logger } from "../log/logger.js";
 import { defaultDataDir } from "../store/paths.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
-
 
 /** Flags every command takes. */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
@@ -15,6 +16,11 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     value: "<spec>",
     description: `Embedding model, provider[:model], e.g. hash:384. Env: RETRIEVAL_MCP_EMBEDDER. Default: ${DEFAULT_EMBEDDER_SPEC}.`,
+  },
+  dtype: {
+    type: "string",
+    value: "<q8|fp16|fp32>",
+    description: `Which ONNX variant of a transformers model to load: q8 (8-bit, about a quarter of the download), fp16 or fp32. Default: ${DEFAULT_DTYPE}.`,
   },
   "model-path": {
     type: "string",
@@ -43,11 +49,12 @@ function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * values and wrong argument counts are usage errors.
  */
 export function parseInvocation(argv: readonly string[], commands: readonly Command[], env: NodeJS.ProcessEnv, version: string): Invocation {
-  const first = argv[0];
-  const named = first !== undefined && !first.startsWith("-");
-  if (named && first === "help") return { kind: "help", command: argv[1] ? findCommand(commands, argv[1]) : null };
+  const at = commandIndex(argv, commands);
+  const first = at === -1 ? undefined : argv[at];
+  const named = first !== undefined && (first === "help" || commands.some((c) => c.name === first));
+  if (named && first === "help") return { kind: "help", command: argv[at + 1] ? findCommand(commands, argv[at + 1]!) : null };
   const command = findCommand(commands, named ? first : "serve");
-  const rest = named ? argv.slice(1) : argv;
+  const rest = named ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
 
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -80,12 +87,15 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
   if (dataDir.trim() === "") throw new UsageError("--data-dir must not be empty.", command.name);
   const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER_SPEC;
   const modelPath = stringValue(values, "model-path");
+  const dtype = stringValue(values, "dtype");
+  if (dtype !== undefined && !isDtype(dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(", ")}, got ${JSON.stringify(dtype)}.`, command.name);
   const embedderOptions: SpecOptions = {
     dataDir,
     env,
-    log: (line) => process.stderr.write(`retrieval-mcp: ${line}\n`),
+    log: logger.info,
     ...(modelPath === undefined ? {} : { modelPath }),
     ...(values.offline ? { offline: true } : {}),
+    ...(dtype === undefined ? {} : { dtype }),
   };
   try {
     // Only checks the spec here; the embedder is built when the store opens, knowing the model it is bound to.
@@ -95,6 +105,22 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
     throw error;
   }
   return { kind: "run", command, context: { values, positionals, dataDir, embedderSpec, embedderOptions, env, version } };
+}
+
+/**
+ * Where the command word is: the first positional argument, read with every
+ * command's flags so a flag's value is not taken for it
+ * (`retrieval-mcp --data-dir X status`); -1 when there is none.
+ */
+function commandIndex(argv: readonly string[], commands: readonly Command[]): number {
+  const every = Object.assign({}, COMMON_OPTIONS, ...commands.map((c) => c.options)) as Record<string, OptionSpec>;
+  const { tokens } = parseArgs({ args: [...argv], options: toParseArgsOptions(every), allowPositionals: true, strict: false, tokens: true });
+  const first = tokens.find((t) => t.kind === "positional" || t.kind === "option-terminator");
+  return first?.kind === "positional" ? first.index : -1;
+}
+
+function isDtype(value: string): value is Dtype {
+  return (DTYPES as readonly string[]).includes(value);
 }
 
 function findCommand(commands: readonly Command[], name: string): Command {

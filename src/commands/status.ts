@@ -1,6 +1,6 @@
 import type { Command } from "../cli/command.js";
 import type { StatusReport } from "../store/store.js";
-import { withStore } from "./open-store.js";
+import { withExistingStore } from "./open-store.js";
 
 function age(ms: number | null): string {
   if (ms === null) return "none";
@@ -43,7 +43,7 @@ export const statusCommand: Command = {
   maxArgs: 0,
   options: { json: { type: "boolean", description: "Print the full report as JSON." } },
   async run(context) {
-    const report = await withStore(context, (store) => store.status());
+    const report = await withExistingStore(context, (store) => store.status());
     process.stdout.write((context.values.json ? JSON.stringify(report, null, 2) : renderStatus(report)) + "\n");
     return 0;
   },

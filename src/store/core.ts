@@ -1,5 +1,6 @@
 import type * as lancedb from "./lance.js";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
+import type { Reranker } from "../embed/reranker.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { storageError } from "./fs-errors.js";
 import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
@@ -8,6 +9,7 @@ import { dataPaths, type DataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreOptions } from "./types.js";
 import { rebuildLegacyTable } from "./lance-upgrade.js";
+import { ModelLoad, type ModelLoadReport } from "./model-load.js";
 import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
 import type { WriterLock } from "./writer-lock.js";
@@ -24,6 +26,8 @@ export const DEFAULTS = {
   annEf: DEFAULT_ANN_EF,
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,
+  // Half of the MCP SDK client's default 60 s request timeout: the request hears why before its client gives up.
+  modelWaitMs: 30_000,
   // An optimize at a million rows took 40 s here; ten minutes is surely stuck.
   optimizeLimitMs: 10 * 60_000,
   // Index builds at a million rows took 12 s (keyword) and about 8 minutes (vector) on 2 cores.
@@ -59,7 +63,10 @@ export class StoreCore {
   readonly watchdog = new Watchdog((message) => this.log(message));
   /** Searches under way, by start time: GC of superseded rows waits for those that began before it. */
   private readonly reads = new Set<{ started: number; done: Promise<void> }>();
-  private infoPromise: Promise<EmbedderInfo> | null = null;
+  /** The embedding model's load, which belongs to the store, not to the request that needed it first. */
+  private readonly model: ModelLoad<EmbedderInfo>;
+  /** The reranker's load, when the store has one. */
+  readonly reranker: ModelLoad<Reranker> | null;
   private tablePromise: Promise<VectorTable> | null = null;
   private readonly background = new Set<Promise<unknown>>();
 
@@ -74,6 +81,19 @@ export class StoreCore {
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.paths = dataPaths(options.dataDir);
+    const embedder = this.options.embedder;
+    const loading = { closing: this.closing.signal, waitMs: this.options.modelWaitMs, log: (message: string) => this.log(message, "info") };
+    this.model = new ModelLoad({
+      ...loading,
+      load: (signal) => this.loadAndBind(signal),
+      kind: "embedding model",
+      name: () => modelKey(embedder),
+      progress: () => embedder.loadProgress?.() ?? null,
+    });
+    const reranker = this.options.reranker;
+    this.reranker = reranker
+      ? new ModelLoad({ ...loading, load: async (signal) => (await reranker.load(signal), reranker), kind: "reranker", name: () => reranker.name, progress: () => reranker.loadProgress?.() ?? null })
+      : null;
   }
 
   get writable(): boolean {
@@ -95,27 +115,37 @@ export class StoreCore {
     return storageError(error, this.paths.root, action, outcome) ?? error;
   }
 
-  /** The embedder's description, loading it on first use and binding a new store to it. */
-  modelInfo(signal?: AbortSignal): Promise<EmbedderInfo> {
-    this.infoPromise ??= (async () => {
-      let loaded: EmbedderInfo;
-      try {
-        loaded = await this.options.embedder.load(signal);
-      } catch (error) {
-        throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
-      }
-      const bound = this.writable ? await this.meta.claimSetting(SETTINGS.model, loaded) : ((await this.meta.getSetting<EmbedderInfo>(SETTINGS.model)) ?? loaded);
-      if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
-        throw new StoreError(
-          "model_mismatch",
-          `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
-        );
-      }
-      this.info = bound;
-      return bound;
-    })();
-    this.infoPromise.catch(() => (this.infoPromise = null));
-    return this.infoPromise;
+  /**
+   * The embedder's description, loading it on first use and binding a new
+   * store to it. The load belongs to the store (see ModelLoad): a request
+   * waits for it with its own signal, up to modelWaitMs; background work
+   * (`patient`) waits as long as it takes.
+   */
+  modelInfo(signal?: AbortSignal, patient = false): Promise<EmbedderInfo> {
+    return this.model.get({ ...(signal ? { signal } : {}), patient });
+  }
+
+  /** How the model's load is going, for status. */
+  modelLoad(): ModelLoadReport {
+    return this.model.report();
+  }
+
+  private async loadAndBind(signal: AbortSignal): Promise<EmbedderInfo> {
+    let loaded: EmbedderInfo;
+    try {
+      loaded = await this.options.embedder.load(signal);
+    } catch (error) {
+      throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
+    }
+    const bound = this.writable ? await this.meta.claimSetting(SETTINGS.model, loaded) : ((await this.meta.getSetting<EmbedderInfo>(SETTINGS.model)) ?? loaded);
+    if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
+      throw new StoreError(
+        "model_mismatch",
+        `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
+      );
+    }
+    this.info = bound;
+    return bound;
   }
 
   /**
@@ -126,7 +156,7 @@ export class StoreCore {
   vectors(): Promise<VectorTable> {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
-      const info = this.info ?? (await this.modelInfo());
+      const info = this.info ?? (await this.modelInfo(undefined, true));
       const open = (name: string) => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension);
       const name = this.lock ? await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE) : await this.activeTable();
       // Only creating or rebuilding the table needs the writer lock, which a full disk or a read-only store cannot take.
@@ -231,8 +261,8 @@ export class StoreCore {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
-  log(message: string): void {
-    if (!this.closing.signal.aborted) this.options.log?.(message);
+  log(message: string, level: "info" | "warning" = "warning"): void {
+    if (!this.closing.signal.aborted) this.options.log?.(message, level);
   }
 
   assertOpen(): void {

@@ -7,6 +7,7 @@ export type StoreErrorCode =
   | "not_found"
   | "model_mismatch"
   | "embedder_failed"
+  | "model_loading"
   | "vector_invalid"
   | "lance_write_failed"
   | "lance_corrupt"

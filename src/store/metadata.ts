@@ -125,6 +125,8 @@ export function readSettingIfPresent<T>(path: string, key: string): T | undefine
 
 export interface SearchScope {
   collection?: string;
+  /** Only these collections (an access restriction); undefined: all. */
+  collections?: readonly string[];
   docId?: string;
   filter?: Filter;
 }
@@ -135,6 +137,10 @@ function scopeSql(scope: SearchScope): { where: string; params: (string | number
   if (scope.collection !== undefined) {
     where += " AND c.collection = ?";
     params.push(scope.collection);
+  }
+  if (scope.collections !== undefined) {
+    where += " AND c.collection IN (SELECT value FROM json_each(?))";
+    params.push(JSON.stringify(scope.collections));
   }
   if (scope.docId !== undefined) {
     where += " AND c.doc_id = ?";

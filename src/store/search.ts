@@ -16,6 +16,19 @@ import type { Hit, VectorTable } from "./vector-table.js";
 const HYBRID_DEPTH = 50;
 
 /**
+ * Fused candidates a reranker re-scores (or k, when larger): a cross-encoder
+ * runs the model once per candidate, so its cost grows with this number,
+ * while candidates fusion ranks below 20 rarely make a top 5 or 10.
+ */
+const RERANK_DEPTH = 20;
+
+export interface SearchOptions {
+  signal?: AbortSignal;
+  /** Only these collections (an access restriction of the caller); undefined: all. */
+  collections?: readonly string[];
+}
+
+/**
  * A metadata filter that matches at most this share of the table runs as
  * a prefilter inside Lance's searches; a broader one is cheaper applied
  * after them, asking Lance for 1/share times the rows. Measured at 100k
@@ -55,12 +68,12 @@ interface Candidate {
  * BM25 (0.., unbounded); hybrid = weighted blend of both, each normalised
  * to 0..1 within the query's candidates (0..1; see fusion.ts).
  */
-export async function search(core: StoreCore, input: SearchInput, options: { signal?: AbortSignal } = {}): Promise<SearchResult> {
+export async function search(core: StoreCore, input: SearchInput, options: SearchOptions = {}): Promise<SearchResult> {
   core.assertOpen();
   const started = performance.now();
   const q = parseOrThrow(SearchInput, input);
-  if (q.collection !== undefined) await assertCollectionExists(core, q.collection);
-  const scope: SearchScope = { collection: q.collection, docId: q.doc_id, filter: q.filter };
+  if (q.collection !== undefined) await assertCollectionExists(core, q.collection, options.collections);
+  const scope: SearchScope = { collection: q.collection, collections: options.collections, docId: q.doc_id, filter: q.filter };
   const depth = q.mode === "hybrid" ? Math.max(q.k, HYBRID_DEPTH) : q.k;
   const terms = q.mode === "vector" ? null : keywordQuery(q.query);
   const table = await core.vectorsIfBound();
@@ -101,9 +114,10 @@ export async function search(core: StoreCore, input: SearchInput, options: { sig
     const byId = new Map([...keyword, ...vector].map((c) => [c.chunk.chunk_id, c.chunk]));
     const keywordWeight = core.options.keywordWeight;
     ranked = convexFusion([
-      { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 - keywordWeight },
-      { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: keywordWeight },
+      { ids: vector.map((c) => c.chunk.chunk_id), scores: vector.map((c) => c.score), weight: 1 - keywordWeight, membershipIsEvidence: false },
+      { ids: keyword.map((c) => c.chunk.chunk_id), scores: keyword.map((c) => c.score), weight: keywordWeight, membershipIsEvidence: true },
     ]).map((f) => ({ chunk: byId.get(f.id)!, score: f.score }));
+    if (core.reranker) ranked = await rerank(core.reranker, q.query, ranked.slice(0, Math.max(q.k, RERANK_DEPTH)), options.signal);
   } else {
     ranked = q.mode === "vector" ? vector : keyword;
   }
@@ -120,14 +134,25 @@ export async function search(core: StoreCore, input: SearchInput, options: { sig
       metadata: JSON.parse(chunk.metadata) as Metadata,
       truncated: chunk.text.length > max,
     }));
-  return { results, mode: q.mode, model: modelKey(core.info ?? core.options.embedder), took_ms: performance.now() - started };
+  const reranker = q.mode === "hybrid" && core.options.reranker ? core.options.reranker.name : null;
+  return { results, mode: q.mode, model: modelKey(core.info ?? core.options.embedder), reranker, took_ms: performance.now() - started };
+}
+
+/** The fused candidates, re-scored by the cross-encoder (0..1) and ordered by that score. */
+async function rerank(load: NonNullable<StoreCore["reranker"]>, query: string, candidates: Candidate[], signal?: AbortSignal): Promise<Candidate[]> {
+  if (candidates.length === 0) return candidates;
+  const reranker = await load.get(signal ? { signal } : {});
+  const scores = await reranker.score(query, candidates.map((c) => c.chunk.text), signal);
+  return candidates.map((c, i) => ({ chunk: c.chunk, score: scores[i]! })).sort((a, b) => b.score - a.score);
 }
 
 /** A misspelt collection would otherwise look like "nothing matches"; say so, with the names that exist. */
-async function assertCollectionExists(core: StoreCore, collection: string): Promise<void> {
+async function assertCollectionExists(core: StoreCore, collection: string, visible?: readonly string[]): Promise<void> {
   if (await core.meta.hasCollection(collection)) return;
-  const known = await core.meta.collections(21);
-  const list = known.length === 0 ? "the store is empty" : `existing: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}`;
+  // A caller limited to some collections is not told the names of the others.
+  const known = (await core.meta.collections(visible ? Number.MAX_SAFE_INTEGER : 21)).filter((c) => !visible || visible.includes(c));
+  const empty = visible ? "none of the collections you may search holds chunks" : "the store is empty";
+  const list = known.length === 0 ? empty : `existing: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}`;
   throw new StoreError("invalid_input", `collection: no chunk is in collection ${JSON.stringify(collection)} (${list}). Omit collection to search all of them.`);
 }
 
@@ -156,6 +181,7 @@ interface FilterPlan {
 async function planFilter(table: VectorTable, scope: SearchScope): Promise<FilterPlan> {
   const scoped = [
     scope.collection !== undefined ? `collection = ${sqlString(scope.collection)}` : null,
+    scope.collections !== undefined ? `collection IN (${scope.collections.map(sqlString).join(", ") || "NULL"})` : null,
     scope.docId !== undefined ? `doc_id = ${sqlString(scope.docId)}` : null,
   ].filter((p): p is string => p !== null);
   const { predicate, exact } = lancePredicate(scope.filter);

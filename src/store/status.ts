@@ -33,6 +33,7 @@ export async function statusReport(core: StoreCore, chunkIds?: readonly string[]
       dimension: bound?.dimension ?? null,
       distance: bound?.distance ?? null,
       bound: bound !== null,
+      load: core.modelLoad(),
     },
     lance,
     last_recovery: (await meta.getSetting<RunReport>(SETTINGS.lastRecovery)) ?? null,

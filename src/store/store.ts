@@ -8,7 +8,7 @@ import { Maintenance } from "./maintenance.js";
 import { MetadataDb, readSettingIfPresent, type ChunkVersionRow } from "./metadata.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import type { DeleteInput, IndexInput, Metadata, SearchInput } from "./schemas.js";
-import { search } from "./search.js";
+import { search, type SearchOptions } from "./search.js";
 import { SETTINGS } from "./settings-keys.js";
 import { statusReport } from "./status.js";
 import type { ChunkView, DeleteResult, IndexResult, RunReport, SearchResult, StatusReport, StoreOptions, VerifyReport, WriteOptions } from "./types.js";
@@ -68,7 +68,7 @@ export class Store {
       const connection = await connectLance(paths.lanceDir);
       const core = new StoreCore(options, meta, connection, access.writable ? new WriterLock(paths.writerLock) : null, access.readOnlyBecause);
       if (bound) core.info = bound;
-      if (!access.writable) options.log?.(`opened ${paths.root} read-only (${access.readOnlyBecause}): searches and status work, writes are refused`);
+      if (!access.writable) options.log?.(`opened ${paths.root} read-only (${access.readOnlyBecause}): searches and status work, writes are refused`, "warning");
       const store = new Store(core);
       store.maintenance.start();
       return store;
@@ -114,8 +114,14 @@ export class Store {
 
   // ---------------------------------------------------------------- read
 
-  search(input: SearchInput, options: { signal?: AbortSignal } = {}): Promise<SearchResult> {
+  search(input: SearchInput, options: SearchOptions = {}): Promise<SearchResult> {
     return search(this.core, input, options);
+  }
+
+  /** Names of the collections that hold chunks, sorted: for completion and for messages. */
+  collections(limit: number): Promise<string[]> {
+    this.core.assertOpen();
+    return this.core.meta.collections(limit);
   }
 
   /** Chunks in the version search serves, with any rewrite in flight; missing ids are left out. */
@@ -196,6 +202,7 @@ export class Store {
     }
     core.release();
     await core.options.embedder.close?.();
+    await core.options.reranker?.close?.();
   }
 }
 

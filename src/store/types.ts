@@ -1,4 +1,6 @@
 import type { Embedder } from "../embed/embedder.js";
+import type { Reranker } from "../embed/reranker.js";
+import type { ModelLoadReport } from "./model-load.js";
 import type { RecordStatus } from "./metadata.js";
 import type { Metadata, SearchMode } from "./schemas.js";
 import type { VectorTableStats } from "./vector-table.js";
@@ -36,8 +38,12 @@ export interface StoreOptions {
   annMinRows?: number;
   annEf?: number;
   maxRowsPerCommit?: number;
+  /** How long a request waits for the model to load before it is told the model is still loading (default 30 s). */
+  modelWaitMs?: number;
   /** Keyword (BM25) share of hybrid scores, 0..1; the vector side gets the rest. */
   keywordWeight?: number;
+  /** A cross-encoder that re-scores the top hybrid candidates (off when absent). */
+  reranker?: Reranker;
   /** An optimize running longer is reported as stuck and no longer waited for. */
   optimizeLimitMs?: number;
   /** Likewise for a background ANN index build. */
@@ -45,7 +51,8 @@ export interface StoreOptions {
   /** Likewise for the keyword index refresh a write to a small table makes before it commits. */
   writeFoldLimitMs?: number;
   faults?: FaultHooks;
-  log?: (message: string) => void;
+  /** Problems are warnings; progress (a slow model load) is info. */
+  log?: (message: string, level: "info" | "warning") => void;
 }
 
 export type IndexStatus = "committed" | "pending" | "unchanged";
@@ -80,6 +87,8 @@ export interface SearchResult {
   results: SearchHit[];
   mode: SearchMode;
   model: string;
+  /** The cross-encoder that re-scored these hits (hybrid mode with a reranker), or null. */
+  reranker: string | null;
   took_ms: number;
 }
 
@@ -133,7 +142,7 @@ export interface StatusReport {
   oldest_pending_age_ms: number | null;
   tombstones_awaiting_gc: number;
   oldest_tombstone_age_ms: number | null;
-  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean };
+  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean; load: ModelLoadReport };
   lance: null | (VectorTableStats & { index_coverage: number | null });
   last_recovery: RunReport | null;
   last_gc: RunReport | null;

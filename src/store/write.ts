@@ -113,7 +113,7 @@ export class Writer {
   async drive(work: readonly PendingWork[]): Promise<number> {
     if (work.length === 0) return 0;
     const core = this.core;
-    const info = await core.modelInfo();
+    const info = await core.modelInfo(undefined, true);
     const vectors = await embedChecked(core.options.embedder, info, work.map((w) => w.text), "document", {
       signal: core.closing.signal,
       timeoutMs: core.options.embedTimeoutMs,

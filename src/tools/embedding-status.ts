@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { StatusReport } from "../store/store.js";
 import { INGEST_SOURCES, type IngestActivityReport } from "../sync/activity.js";
+import { count } from "../text/plural.js";
+import { visibleIds } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields, ingestCountFields } from "./fields.js";
 
@@ -32,6 +34,15 @@ const statusOutput = z.object({
     dimension: z.number().int().nullable().describe("null until the store has embedded something."),
     distance: z.string().nullable(),
     bound: z.boolean().describe("Whether the store is bound to this model (it refuses any other)."),
+    load: z
+      .object({
+        state: z.enum(["not_started", "loading", "ready", "failed"]),
+        started_at: z.string().nullable(),
+        elapsed_ms: z.number().nullable(),
+        detail: z.string().nullable().describe('While loading: what it is doing, e.g. "downloading onnx/model.onnx: 50% of 90.4 MB".'),
+        error: z.string().nullable().describe("Why the last attempt failed; the next call that needs the model tries again."),
+      })
+      .describe("The model's load in this server: it starts with the first call that needs the model and goes on even if that call gives up."),
   }),
   lance: z
     .object({
@@ -123,9 +134,12 @@ function toOutput(report: StatusReport, ingest: IngestActivityReport | null): St
 
 function render(s: StatusOutput): string {
   const lines = [
-    `${s.total_chunks} chunks: ${s.counts.committed} committed, ${s.counts.pending} pending${s.rewrites_in_flight > 0 ? ` (${s.rewrites_in_flight} of them rewrites, served in their committed version meanwhile)` : ""}, ${s.counts.tombstone} deleted awaiting cleanup.`,
+    `${count(s.total_chunks, "chunk")}: ${s.counts.committed} committed, ${s.counts.pending} pending${s.rewrites_in_flight > 0 ? ` (${s.rewrites_in_flight} of them rewrites, served in their committed version meanwhile)` : ""}, ${s.counts.tombstone} deleted awaiting cleanup.`,
     `Model ${s.model.provider}:${s.model.name}${s.model.dimension !== null ? ` (${s.model.dimension}-d, ${s.model.distance})` : ""}.`,
   ];
+  const load = s.model.load;
+  if (load.state === "loading") lines.push(`The model is loading (${Math.round((load.elapsed_ms ?? 0) / 1000)} s so far${load.detail ? `: ${load.detail}` : ""}).`);
+  if (load.state === "failed") lines.push(`Loading the model failed: ${load.error ?? "unknown error"}. The next call that needs it tries again.`);
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
   for (const w of s.maintenance_running) lines.push(`${w.kind} running for ${Math.round(w.running_ms / 1000)} s${w.stuck ? " (past its time limit: it may be stuck; see the server log)" : ""}.`);
@@ -156,6 +170,19 @@ export const registerEmbeddingStatus: RegisterTool = (server, context) => {
       outputSchema: statusOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids), context.activity?.report() ?? null), render),
+    ({ chunk_ids }, _extra) =>
+      runTool(
+        context,
+        async (store) => {
+          const report = await store.status(chunk_ids);
+          // A collection-limited session learns nothing about chunks outside its collections.
+          const visible = await visibleIds(context.access, store, chunk_ids ?? []);
+          report.chunk_states = report.chunk_states?.map((c) =>
+            visible.has(c.chunk_id) ? c : { chunk_id: c.chunk_id, status: "missing", generation: null, vector_committed: false, committed_generation: null },
+          );
+          return toOutput(report, context.activity?.report() ?? null);
+        },
+        render,
+      ),
   );
 };

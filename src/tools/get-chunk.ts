@@ -1,7 +1,9 @@
 import { z } from "zod";
+import { assertCollection, canSee } from "../auth/access.js";
 import { citation } from "../ingest/citation.js";
 import { SearchInput, selectingChunks, type Metadata } from "../store/schemas.js";
 import type { ChunkView, Store } from "../store/store.js";
+import { visibleChunks } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { bounded, chunkOutputFields, fields } from "./fields.js";
 
@@ -121,10 +123,16 @@ export const registerGetChunk: RegisterTool = (server, context) => {
       runTool(
         context,
         async (store): Promise<GetOutput> => {
-          if (neighbors !== undefined && chunk_id !== undefined) return withNeighbors(store, chunk_id, neighbors, max_chars);
-          if (doc_id !== undefined) return { chunks: (await store.documentChunks(doc_id, collection)).map((v) => toChunk(v, max_chars)), missing: [] };
+          if (neighbors !== undefined && chunk_id !== undefined) {
+            const around = await withNeighbors(store, chunk_id, neighbors, max_chars);
+            return { chunks: around.chunks.filter((c) => canSee(context.access, c.collection)), missing: around.chunks.some((c) => c.chunk_id === chunk_id && canSee(context.access, c.collection)) ? [] : [chunk_id] };
+          }
+          if (doc_id !== undefined) {
+            if (collection !== undefined) assertCollection(context.access, collection);
+            return { chunks: visibleChunks(context.access, await store.documentChunks(doc_id, collection)).map((v) => toChunk(v, max_chars)), missing: [] };
+          }
           const ids = [...new Set(chunk_ids ?? [chunk_id!])];
-          const found = new Map((await store.get(ids)).map((v) => [v.chunk_id, v]));
+          const found = new Map(visibleChunks(context.access, await store.get(ids)).map((v) => [v.chunk_id, v]));
           return {
             chunks: ids.flatMap((id) => (found.has(id) ? [toChunk(found.get(id)!, max_chars)] : [])),
             missing: ids.filter((id) => !found.has(id)),

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { LIMITS } from "../store/schemas.js";
+import { count } from "../text/plural.js";
+import { assertWritable } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { IndexResultOutput, chunkInputShape, toIndexOutput } from "./index-chunk.js";
 import { progressReporter } from "./progress.js";
@@ -38,12 +40,13 @@ export const registerIndexChunks: RegisterTool = (server, context) => {
       const result = await runTool(
         context,
         async (store) => {
+          await assertWritable(context.access, store, chunks);
           const results = (await store.indexMany(chunks, { wait, signal: extra.signal, onProgress: progress.onProgress })).map(toIndexOutput);
-          const count = (status: string) => results.filter((r) => r.status === status).length;
-          return { results, committed: count("committed"), pending: count("pending"), unchanged: count("unchanged") };
+          const tally = (status: string) => results.filter((r) => r.status === status).length;
+          return { results, committed: tally("committed"), pending: tally("pending"), unchanged: tally("unchanged") };
         },
         (r) =>
-          `${r.results.length} chunks: ${r.committed} committed, ${r.pending} pending, ${r.unchanged} unchanged.` +
+          `${count(r.results.length, "chunk")}: ${r.committed} committed, ${r.pending} pending, ${r.unchanged} unchanged.` +
           (r.pending > 0 ? " embedding_status shows when pending chunks are committed." : ""),
       );
       // Notifications must reach the client before the response that ends the request.

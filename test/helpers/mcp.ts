@@ -27,7 +27,6 @@ export async function connectInMemory(dataDir: string, open: () => Promise<Store
       return store.get();
     },
     version: "test",
-    log: (message) => process.stderr.write(`${message}\n`),
   });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await server.connect(serverTransport);
