@@ -4,7 +4,7 @@ import type { Reranker } from "../embed/reranker.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { storageError } from "./fs-errors.js";
 import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
-import type { MetadataDb } from "./metadata.js";
+import type { MetadataStore } from "./metadata-store.js";
 import { dataPaths, type DataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreOptions } from "./types.js";
@@ -12,7 +12,8 @@ import { rebuildLegacyTable } from "./lance-upgrade.js";
 import { ModelLoad, type ModelLoadReport } from "./model-load.js";
 import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
-import type { WriterLock } from "./writer-lock.js";
+import type { Backend } from "./backend.js";
+import type { CommitLock } from "./commit-lock.js";
 
 export const DEFAULTS = {
   gcIntervalMs: 30_000,
@@ -70,15 +71,21 @@ export class StoreCore {
   private tablePromise: Promise<VectorTable> | null = null;
   private readonly background = new Set<Promise<unknown>>();
 
+  readonly meta: MetadataStore;
+  readonly connection: lancedb.Connection;
+  /** Null when the store is open read-only: nothing may be written, so no writer takes part in the lock. */
+  private readonly lock: CommitLock | null;
+  /** Why this process may only read the store; null when it may write. */
+  readonly readOnlyBecause: string | null;
+
   constructor(
     options: StoreOptions,
-    readonly meta: MetadataDb,
-    readonly connection: lancedb.Connection,
-    /** Null when the store is open read-only: nothing may be written, so no writer takes part in the lock. */
-    private readonly lock: WriterLock | null,
-    /** Why this process may only read the store (see prepareDataDir); null when it may write. */
-    readonly readOnlyBecause: string | null,
+    private readonly backend: Backend,
   ) {
+    this.meta = backend.meta;
+    this.connection = backend.connection;
+    this.lock = backend.lock;
+    this.readOnlyBecause = backend.readOnlyBecause;
     this.options = { ...DEFAULTS, ...options };
     this.paths = dataPaths(options.dataDir);
     const embedder = this.options.embedder;
@@ -101,7 +108,7 @@ export class StoreCore {
   }
 
   /** The writer lock; its absence means the store is open read-only, and the write is refused before anything happens. */
-  assertWritable(): WriterLock {
+  assertWritable(): CommitLock {
     if (this.lock) return this.lock;
     throw new StoreError(
       "read_only",
@@ -193,12 +200,6 @@ export class StoreCore {
     return this.vectors();
   }
 
-  /** Closes what the core holds: the writer lock and the metadata database. */
-  release(): void {
-    this.lock?.close();
-    this.meta.close();
-  }
-
   /** The table if it was ever opened by this process: close() must not open one. */
   openedTable(): Promise<VectorTable | null> {
     return this.tablePromise?.catch(() => null) ?? Promise.resolve(null);
@@ -249,6 +250,11 @@ export class StoreCore {
   /** Resolves once every read that started before `time` has finished. */
   async readsBefore(time: number): Promise<void> {
     await Promise.all([...this.reads].filter((r) => r.started <= time).map((r) => r.done));
+  }
+
+  /** Closes the backend; see Backend.close. */
+  release(options: { leaveLance: boolean }): void {
+    this.backend.close(options);
   }
 
   /** Background work close() waits for; its failure is logged, never thrown at a caller. */

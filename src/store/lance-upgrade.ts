@@ -1,5 +1,5 @@
 import type * as lancedb from "./lance.js";
-import type { MetadataDb } from "./metadata.js";
+import type { MetadataStore } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import { VectorTable } from "./vector-table.js";
 import { versionRow } from "./version-row.js";
@@ -20,7 +20,7 @@ const BATCH = 2000;
  */
 export async function rebuildLegacyTable(
   connection: lancedb.Connection,
-  meta: MetadataDb,
+  meta: MetadataStore,
   legacy: VectorTable,
   lanceDir: string,
   log: (message: string) => void,

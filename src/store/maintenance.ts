@@ -1,6 +1,6 @@
 import type { StoreCore } from "./core.js";
 import { errorMessage } from "./errors.js";
-import type { Garbage, RetiredTable } from "./metadata.js";
+import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
 import { VectorTable } from "./vector-table.js";

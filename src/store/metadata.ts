@@ -5,103 +5,24 @@ import { openReadOnlyDatabase } from "./data-dir.js";
 import { StoreError } from "./errors.js";
 import { compileFilter } from "./filter.js";
 import { migrate, unappliedMigrations } from "./migrate.js";
-import type { Filter } from "./schemas.js";
 import { registerSqlFunctions } from "./sql-functions.js";
+import type {
+  ChunkRow,
+  ChunkVersionRow,
+  ChunkWrite,
+  Garbage,
+  LiveChunk,
+  MetadataStore,
+  PendingWork,
+  RecordRow,
+  RecordStatus,
+  ReindexWork,
+  RetiredTable,
+  SearchScope,
+  SnapshotView,
+  StatusCounts,
+} from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
-
-export type RecordStatus = "pending" | "committed" | "tombstone";
-
-/** A chunk as validated and normalised, ready for step 1. */
-export interface ChunkWrite {
-  chunkId: string;
-  collection: string;
-  docId: string | null;
-  text: string;
-  /** Canonical JSON: sorted keys. */
-  metadata: string;
-  contentHash: string;
-}
-
-/** One version of a chunk: the committed one (in `chunks`) or a pending one. */
-export interface ChunkRow {
-  chunk_id: string;
-  collection: string;
-  doc_id: string | null;
-  text: string;
-  metadata: string;
-  content_hash: string;
-  generation: number;
-  created_at: number;
-  updated_at: number;
-}
-
-/** A committed version with the state of the chunk's newest write: what "unchanged" is decided on. */
-export interface LiveChunk extends ChunkRow {
-  status: RecordStatus;
-  model: string;
-}
-
-/** What get_chunk shows: the committed version (or, before the first commit, the pending one) and any write in flight. */
-export interface ChunkVersionRow extends ChunkRow {
-  status: "committed" | "pending";
-  pending_generation: number | null;
-  pending_content_hash: string | null;
-  pending_updated_at: number | null;
-}
-
-export interface RecordRow {
-  chunk_id: string;
-  status: RecordStatus;
-  /** The newest write's generation. */
-  generation: number;
-  vector_committed: number;
-  model: string;
-  state_changed_at: number;
-  /** The generation search serves, or null before the first commit. */
-  committed_generation: number | null;
-  /** Lance rows of this chunk up to here are superseded, awaiting GC. */
-  gc_upto: number | null;
-}
-
-export interface PendingWork {
-  chunk_id: string;
-  generation: number;
-  collection: string;
-  doc_id: string | null;
-  text: string;
-  /** Canonical JSON. */
-  metadata: string;
-}
-
-export interface RetiredTable {
-  name: string;
-  at: number;
-}
-
-/** A committed version, as a copy into another vector table needs it. */
-export interface ReindexWork extends PendingWork {
-  seq: number;
-}
-
-/** Lance rows of `chunk_id` with a generation up to `generation` may be deleted. */
-export interface Garbage {
-  chunk_id: string;
-  generation: number;
-}
-
-export interface StatusCounts {
-  pending: number;
-  committed: number;
-  tombstone: number;
-  /** Pending records of chunks whose committed version keeps being served meanwhile. */
-  rewrites: number;
-  /** Records whose superseded Lance rows GC has not removed yet. */
-  superseded: number;
-  oldestPendingAt: number | null;
-  oldestTombstoneAt: number | null;
-  /** Live chunks: committed, or written and not yet committed. */
-  chunks: number;
-}
 
 const now = (): number => Date.now();
 
@@ -123,13 +44,6 @@ export function readSettingIfPresent<T>(path: string, key: string): T | undefine
   }
 }
 
-export interface SearchScope {
-  collection?: string;
-  /** Only these collections (an access restriction); undefined: all. */
-  collections?: readonly string[];
-  docId?: string;
-  filter?: Filter;
-}
 
 function scopeSql(scope: SearchScope): { where: string; params: (string | number)[] } {
   let where = "";
@@ -232,11 +146,6 @@ function readCommitted(cache: StatementCache, chunkIds: readonly string[], scope
   return cache.get(committedSql(where)).all(JSON.stringify([...new Set(chunkIds)]), ...params) as ChunkRow[];
 }
 
-/** One consistent read of what is committed: everything a search reads of SQLite. */
-export interface SnapshotView {
-  /** The committed versions among these chunks, in scope and matching the filter. */
-  committed(chunkIds: readonly string[], scope: SearchScope): Promise<ChunkRow[]>;
-}
 
 function viewOf(cache: StatementCache): SnapshotView {
   return { committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope) };
@@ -323,7 +232,7 @@ interface PendingRow extends ChunkRow {
  * busy timeout instead of failing a lock upgrade. Methods return promises
  * so that another backend can stand behind the same calls.
  */
-export class MetadataDb {
+export class MetadataDb implements MetadataStore {
   readonly db: Database.Database;
   private readonly stmts;
   private readonly statementCache: StatementCache;

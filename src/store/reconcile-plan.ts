@@ -1,4 +1,4 @@
-import type { RecordRow } from "./metadata.js";
+import type { RecordRow } from "./metadata-store.js";
 import type { VerifyProblem } from "./types.js";
 import type { VectorKey } from "./vector-table.js";
 

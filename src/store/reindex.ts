@@ -1,13 +1,12 @@
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
-import { connectLance } from "./lance-connection.js";
-import { MetadataDb, type ReindexWork } from "./metadata.js";
+import { openLocalBackend } from "./backend.js";
+import type { MetadataStore, ReindexWork } from "./metadata-store.js";
 import { dataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { VectorTable } from "./vector-table.js";
 import { versionRow } from "./version-row.js";
-import { WriterLock } from "./writer-lock.js";
 
 /** The persisted state of a reindex, so a killed run resumes where it stopped. */
 export interface ReindexState {
@@ -46,7 +45,7 @@ export interface ReindexReport {
 const SWITCH_THRESHOLD = 256;
 const MAX_CATCH_UP_PASSES = 5;
 
-export async function reindexState(meta: MetadataDb): Promise<ReindexState | null> {
+export async function reindexState(meta: MetadataStore): Promise<ReindexState | null> {
   return (await meta.getSetting<ReindexState>(SETTINGS.reindex)) ?? null;
 }
 
@@ -60,9 +59,9 @@ export async function reindexState(meta: MetadataDb): Promise<ReindexState | nul
  */
 export async function reindexStore(options: ReindexOptions): Promise<ReindexReport> {
   const paths = dataPaths(options.dataDir);
-  const meta = new MetadataDb(paths.metadataDb);
-  const lock = new WriterLock(paths.writerLock);
-  const connection = await connectLance(paths.lanceDir);
+  const backend = await openLocalBackend(paths, { requireWritable: true });
+  const { meta, connection } = backend;
+  const lock = backend.lock!;
   let table: VectorTable | null = null;
   try {
     const info = await options.embedder.load(options.signal);
@@ -142,18 +141,15 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
     throw new StoreError("embedder_failed", `Reindexing stopped: ${errorMessage(error)}. Progress is saved; run the same command again to resume.`, { cause: error });
   } finally {
     table?.close();
-    connection.close();
-    lock.close();
-    meta.close();
+    backend.close();
   }
 }
 
 /** Abandons an unfinished reindex: the store keeps its model; the half-built table is dropped. */
 export async function cancelReindex(dataDir: string): Promise<ReindexState | null> {
-  const paths = dataPaths(dataDir);
-  const meta = new MetadataDb(paths.metadataDb);
-  const lock = new WriterLock(paths.writerLock);
-  const connection = await connectLance(paths.lanceDir);
+  const backend = await openLocalBackend(dataPaths(dataDir), { requireWritable: true });
+  const { meta, connection } = backend;
+  const lock = backend.lock!;
   try {
     const state = await reindexState(meta);
     if (!state) return null;
@@ -163,8 +159,6 @@ export async function cancelReindex(dataDir: string): Promise<ReindexState | nul
     });
     return state;
   } finally {
-    connection.close();
-    lock.close();
-    meta.close();
+    backend.close();
   }
 }

@@ -6,7 +6,7 @@ import { StoreError } from "./errors.js";
 import { convexFusion } from "./fusion.js";
 import { keywordQuery } from "./lexical.js";
 import { lancePredicate } from "./meta-terms.js";
-import type { ChunkRow, SearchScope, SnapshotView } from "./metadata.js";
+import type { ChunkRow, SearchScope, SnapshotView } from "./metadata-store.js";
 import { SearchInput, parseOrThrow, type Metadata } from "./schemas.js";
 import { sqlString } from "./sql-literal.js";
 import type { SearchHit, SearchResult } from "./types.js";

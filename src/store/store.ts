@@ -1,11 +1,10 @@
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreCore } from "./core.js";
-import { prepareDataDir } from "./data-dir.js";
 import { StoreError } from "./errors.js";
-import { storageError } from "./fs-errors.js";
-import { connectLance } from "./lance-connection.js";
 import { Maintenance } from "./maintenance.js";
-import { MetadataDb, readSettingIfPresent, type ChunkVersionRow } from "./metadata.js";
+import { openLocalBackend } from "./backend.js";
+import { readSettingIfPresent } from "./metadata.js";
+import type { ChunkVersionRow } from "./metadata-store.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import type { DeleteInput, IndexInput, Metadata, SearchInput } from "./schemas.js";
 import { search, type SearchOptions } from "./search.js";
@@ -13,7 +12,6 @@ import { SETTINGS } from "./settings-keys.js";
 import { statusReport } from "./status.js";
 import type { ChunkView, DeleteResult, IndexResult, RunReport, SearchResult, StatusReport, StoreOptions, VerifyReport, WriteOptions } from "./types.js";
 import { reconcile, reopenPastBrokenManifests } from "./verify.js";
-import { WriterLock } from "./writer-lock.js";
 import { Writer } from "./write.js";
 
 export type * from "./types.js";
@@ -49,15 +47,9 @@ export class Store {
    */
   static async open(options: StoreOptions): Promise<Store> {
     const paths = dataPaths(options.dataDir);
-    const access = prepareDataDir(paths);
-    let meta: MetadataDb;
+    const backend = await openLocalBackend(paths);
     try {
-      meta = new MetadataDb(paths.metadataDb, { readOnly: !access.writable });
-    } catch (error) {
-      throw storageError(error, paths.root, "opening the store", "Nothing was written.") ?? error;
-    }
-    try {
-      const bound = await meta.getSetting<EmbedderInfo>(SETTINGS.model);
+      const bound = await backend.meta.getSetting<EmbedderInfo>(SETTINGS.model);
       if (bound && modelKey(bound) !== modelKey(options.embedder)) {
         throw new StoreError(
           "model_mismatch",
@@ -65,15 +57,16 @@ export class Store {
             `Start with --embedder ${modelKey(bound)}, or re-embed the store with \`retrieval-mcp reindex --embedder ${modelKey(options.embedder)} --data-dir ${paths.root}\`.`,
         );
       }
-      const connection = await connectLance(paths.lanceDir);
-      const core = new StoreCore(options, meta, connection, access.writable ? new WriterLock(paths.writerLock) : null, access.readOnlyBecause);
+      const core = new StoreCore(options, backend);
       if (bound) core.info = bound;
-      if (!access.writable) options.log?.(`opened ${paths.root} read-only (${access.readOnlyBecause}): searches and status work, writes are refused`, "warning");
+      if (backend.readOnlyBecause !== null) {
+        options.log?.(`opened ${paths.root} read-only (${backend.readOnlyBecause}): searches and status work, writes are refused`, "warning");
+      }
       const store = new Store(core);
       store.maintenance.start();
       return store;
     } catch (error) {
-      meta.close();
+      backend.close();
       throw error;
     }
   }
@@ -196,11 +189,8 @@ export class Store {
     await this.quiesce();
     core.closed = true;
     // A native index build may still hold the table: leave the handles to process exit rather than pull them from under it.
-    if (!this.maintenance.building) {
-      (await core.openedTable())?.close();
-      core.connection.close();
-    }
-    core.release();
+    if (!this.maintenance.building) (await core.openedTable())?.close();
+    core.release({ leaveLance: this.maintenance.building });
     await core.options.embedder.close?.();
     await core.options.reranker?.close?.();
   }

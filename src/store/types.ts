@@ -1,7 +1,7 @@
 import type { Embedder } from "../embed/embedder.js";
 import type { Reranker } from "../embed/reranker.js";
 import type { ModelLoadReport } from "./model-load.js";
-import type { RecordStatus } from "./metadata.js";
+import type { RecordStatus } from "./metadata-store.js";
 import type { Metadata, SearchMode } from "./schemas.js";
 import type { VectorTableStats } from "./vector-table.js";
 import type { WatchedWork } from "./watchdog.js";

@@ -1,5 +1,5 @@
 import { lexicalBody } from "./lexical.js";
-import type { PendingWork } from "./metadata.js";
+import type { PendingWork } from "./metadata-store.js";
 import { metadataTerms } from "./meta-terms.js";
 import type { Metadata } from "./schemas.js";
 import type { VectorRow } from "./vector-table.js";

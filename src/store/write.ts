@@ -4,7 +4,7 @@ import type { StoreCore } from "./core.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
-import type { ChunkWrite, LiveChunk, PendingWork } from "./metadata.js";
+import type { ChunkWrite, LiveChunk, PendingWork } from "./metadata-store.js";
 import { DeleteInput, IndexInput, parseOrThrow } from "./schemas.js";
 import type { DeleteResult, IndexResult, WriteOptions } from "./types.js";
 import type { VectorRow } from "./vector-table.js";
