@@ -5,7 +5,8 @@ import type * as lancedb from "./lance.js";
 import { connectLance } from "./lance-connection.js";
 import { MetadataDb } from "./metadata.js";
 import type { MetadataStore } from "./metadata-store.js";
-import type { DataPaths } from "./paths.js";
+import { storePaths, type DataPaths } from "./paths.js";
+import type { StoreLocation } from "./types.js";
 import { WriterLock } from "./writer-lock.js";
 
 /** What a store runs on: where its metadata and commit state live, the lock its Lance commits take, and its Lance database. */
@@ -16,8 +17,30 @@ export interface Backend {
   connection: lancedb.Connection;
   /** Why this process may only read the store; null when it may write. */
   readOnlyBecause: string | null;
+  /**
+   * Null when every process that writes the store maintains it (the
+   * embedded store: each compacts after its own commits). For a store that
+   * replicas share: whether this replica leads the timed maintenance now,
+   * taking the lead when no live replica holds it.
+   */
+  maintenanceLeader: (() => Promise<boolean>) | null;
   /** Closes everything; with `leaveLance`, the Lance connection is left to process exit (a native index build may still hold it). */
-  close(options?: { leaveLance?: boolean }): void;
+  close(options?: { leaveLance?: boolean }): Promise<void>;
+}
+
+/**
+ * The backend a store's location asks for: PostgreSQL when it names a
+ * database (loaded only then), else the data directory's SQLite. Lance
+ * tables are at `vectors` when given, else in the data directory.
+ */
+export async function openBackend(
+  location: StoreLocation,
+  options: { requireWritable?: boolean; log?: (message: string) => void } = {},
+): Promise<Backend> {
+  const paths = storePaths(location);
+  if (location.database === undefined) return openLocalBackend(paths, options);
+  const { openPostgresBackend } = await import("./postgres/backend.js");
+  return openPostgresBackend(location.database, paths.lanceDir, options.log ?? (() => undefined));
 }
 
 /**
@@ -45,14 +68,15 @@ export async function openLocalBackend(paths: DataPaths, options: { requireWrita
       lock,
       connection,
       readOnlyBecause: access.readOnlyBecause,
-      close({ leaveLance = false } = {}) {
+      maintenanceLeader: null,
+      async close({ leaveLance = false } = {}) {
         if (!leaveLance) connection.close();
-        lock?.close();
-        meta.close();
+        await lock?.close();
+        await meta.close();
       },
     };
   } catch (error) {
-    meta.close();
+    await meta.close();
     throw error;
   }
 }

@@ -5,7 +5,7 @@ import { StoreError, errorMessage } from "./errors.js";
 import { storageError } from "./fs-errors.js";
 import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
 import type { MetadataStore } from "./metadata-store.js";
-import { dataPaths, type DataPaths } from "./paths.js";
+import { storePaths, type DataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreOptions } from "./types.js";
 import { rebuildLegacyTable } from "./lance-upgrade.js";
@@ -77,6 +77,8 @@ export class StoreCore {
   private readonly lock: CommitLock | null;
   /** Why this process may only read the store; null when it may write. */
   readonly readOnlyBecause: string | null;
+  /** See Backend.maintenanceLeader. */
+  readonly maintenanceLeader: (() => Promise<boolean>) | null;
 
   constructor(
     options: StoreOptions,
@@ -87,7 +89,8 @@ export class StoreCore {
     this.lock = backend.lock;
     this.readOnlyBecause = backend.readOnlyBecause;
     this.options = { ...DEFAULTS, ...options };
-    this.paths = dataPaths(options.dataDir);
+    this.paths = storePaths(options);
+    this.maintenanceLeader = backend.maintenanceLeader;
     const embedder = this.options.embedder;
     const loading = { closing: this.closing.signal, waitMs: this.options.modelWaitMs, log: (message: string) => this.log(message, "info") };
     this.model = new ModelLoad({
@@ -253,8 +256,8 @@ export class StoreCore {
   }
 
   /** Closes the backend; see Backend.close. */
-  release(options: { leaveLance: boolean }): void {
-    this.backend.close(options);
+  release(options: { leaveLance: boolean }): Promise<void> {
+    return this.backend.close(options);
   }
 
   /** Background work close() waits for; its failure is logged, never thrown at a caller. */

@@ -18,8 +18,17 @@ export interface FaultHooks {
   betweenGcDeletes?: () => void | Promise<void>;
 }
 
-export interface StoreOptions {
+/** Where a store lives. */
+export interface StoreLocation {
+  /** The data directory: the SQLite store and its Lance tables, or, with `database`, only local files (model downloads). */
   dataDir: string;
+  /** A postgres:// URL: metadata and commit state in PostgreSQL, shared by replicas, instead of the data directory's SQLite. */
+  database?: string;
+  /** Where the Lance tables are, a directory or a URI; default the data directory's lance/ folder. */
+  vectors?: string;
+}
+
+export interface StoreOptions extends StoreLocation {
   embedder: Embedder;
   /** Run GC, recovery and Lance maintenance on timers (default true). Tests turn it off to drive them by hand. */
   background?: boolean;
