@@ -15,6 +15,8 @@ export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
   dataDir: string;
+  /** `--database`: the PostgreSQL store's URL; undefined for the data directory's SQLite. */
+  database?: string;
   /** `--embedder`; `auto` defers to the model an existing store is bound to. */
   embedderSpec: string;
   embedderOptions: SpecOptions;

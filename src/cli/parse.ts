@@ -3,6 +3,7 @@ import { DEFAULT_EMBEDDER_SPEC, EmbedderSpecError, embedderFromSpec, type SpecOp
 import { DEFAULT_DTYPE, DTYPES, type Dtype } from "../embed/options.js";
 import { logger } from "../log/logger.js";
 import { defaultDataDir } from "../store/paths.js";
+import { isPostgresUrl, redactedUrl } from "../store/postgres/url.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
 
 /** Flags every command takes. */
@@ -11,6 +12,13 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     value: "<dir>",
     description: "Data directory (metadata.db, lance/, lance.lock). Env: RETRIEVAL_MCP_DATA_DIR. Default: the per-user data folder.",
+  },
+  database: {
+    type: "string",
+    value: "<postgres://...>",
+    description:
+      "Keep chunks, commit state and settings in this PostgreSQL database, which any number of server replicas share, instead of SQLite in the data directory " +
+      "(the Lance tables stay in its lance/ folder, which replicas must then share at one path). Env: RETRIEVAL_MCP_DATABASE_URL.",
   },
   embedder: {
     type: "string",
@@ -85,6 +93,10 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
 
   const dataDir = stringValue(values, "data-dir") ?? fromEnv(env, "RETRIEVAL_MCP_DATA_DIR") ?? defaultDataDir(env);
   if (dataDir.trim() === "") throw new UsageError("--data-dir must not be empty.", command.name);
+  const database = stringValue(values, "database") ?? fromEnv(env, "RETRIEVAL_MCP_DATABASE_URL");
+  if (database !== undefined && !isPostgresUrl(database)) {
+    throw new UsageError(`--database must be a PostgreSQL URL such as postgres://user@host:5432/retrieval, got ${JSON.stringify(redactedUrl(database))}.`, command.name);
+  }
   const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER_SPEC;
   const modelPath = stringValue(values, "model-path");
   const dtype = stringValue(values, "dtype");
@@ -104,7 +116,7 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
     if (error instanceof EmbedderSpecError) throw new UsageError(error.message, command.name);
     throw error;
   }
-  return { kind: "run", command, context: { values, positionals, dataDir, embedderSpec, embedderOptions, env, version } };
+  return { kind: "run", command, context: { values, positionals, dataDir, ...(database === undefined ? {} : { database }), embedderSpec, embedderOptions, env, version } };
 }
 
 /**
