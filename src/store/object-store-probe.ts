@@ -41,6 +41,10 @@ function nameOf(error: unknown): string {
 const UNREACHABLE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|TimeoutError|socket hang up/i;
 
 function client(location: S3Vectors): S3Client {
+  // The SDK warns on Node < 22 about its releases after January 2027; the
+  // version pinned here supports Node 20, so the warning only adds a screen of
+  // noise to every s3:// command's stderr. A user's explicit setting wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   return new S3Client({
     region: location.region ?? FALLBACK_REGION,
     followRegionRedirects: true,
