@@ -1,4 +1,5 @@
 import type { SpecOptions } from "../embed/from-spec.js";
+import type { VectorsOptions } from "../store/vectors-location.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -15,6 +16,8 @@ export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
   dataDir: string;
+  /** `--vectors` and `--s3-endpoint`: where the Lance tables live when not in the data directory. */
+  storage: VectorsOptions;
   /** `--embedder`; `auto` defers to the model an existing store is bound to. */
   embedderSpec: string;
   embedderOptions: SpecOptions;

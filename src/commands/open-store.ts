@@ -14,7 +14,7 @@ import type { Store, StoreOptions } from "../store/store.js";
 export async function openStore(context: CommandContext, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<Store> {
   const [{ Store }, { resolveEmbedder }] = await Promise.all([import("../store/store.js"), import("../embed/from-spec.js")]);
   const embedder = resolveEmbedder(context.embedderSpec, { ...context.embedderOptions, boundModel: Store.readBinding(context.dataDir) });
-  return Store.open({ dataDir: context.dataDir, embedder, log: (message, level) => logger.log(level, message), ...options });
+  return Store.open({ dataDir: context.dataDir, ...context.storage, embedder, log: (message, level) => logger.log(level, message), ...options });
 }
 
 /** `--reranker <spec>` (serve, search): a cross-encoder for hybrid results, off unless given; a bad spec is a usage error. */

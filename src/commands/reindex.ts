@@ -22,7 +22,7 @@ export const reindexCommand: Command = {
   async run(context) {
     const { cancelReindex, reindexStore } = await import("../store/reindex.js");
     if (context.values.cancel) {
-      const cancelled = await cancelReindex(context.dataDir);
+      const cancelled = await cancelReindex(context.dataDir, context.storage);
       process.stdout.write(cancelled ? `Cancelled the reindex to ${modelKey(cancelled.target)}; the store keeps its model.\n` : "No reindex is in progress.\n");
       return 0;
     }
@@ -39,6 +39,7 @@ export const reindexCommand: Command = {
     try {
       const report = await reindexStore({
         dataDir: context.dataDir,
+        ...context.storage,
         embedder,
         batchSize: intOption(context.values, "batch", 1, 10_000, 256, "reindex"),
         signal: controller.signal,

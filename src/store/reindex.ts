@@ -6,6 +6,7 @@ import type { MetadataStore, ReindexWork } from "./metadata-store.js";
 import { dataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { VectorTable } from "./vector-table.js";
+import type { VectorsOptions } from "./vectors-location.js";
 import { versionRow } from "./version-row.js";
 
 /** The persisted state of a reindex, so a killed run resumes where it stopped. */
@@ -19,7 +20,7 @@ export interface ReindexState {
   started_at: string;
 }
 
-export interface ReindexOptions {
+export interface ReindexOptions extends VectorsOptions {
   dataDir: string;
   /** The new model. */
   embedder: Embedder;
@@ -59,7 +60,7 @@ export async function reindexState(meta: MetadataStore): Promise<ReindexState | 
  */
 export async function reindexStore(options: ReindexOptions): Promise<ReindexReport> {
   const paths = dataPaths(options.dataDir);
-  const backend = await openLocalBackend(paths, { requireWritable: true });
+  const backend = await openLocalBackend(paths, { requireWritable: true, vectors: options });
   const { meta, connection } = backend;
   const lock = backend.lock!;
   let table: VectorTable | null = null;
@@ -85,7 +86,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       started_at: new Date().toISOString(),
     };
     await meta.setSetting(SETTINGS.reindex, state);
-    table = await lock.run(() => VectorTable.open(connection, paths.lanceDir, state.table, info.dimension));
+    table = await lock.run(() => VectorTable.open(connection, backend.storage.location, state.table, info.dimension));
     const total = (await meta.counts()).chunks;
     let copied = 0;
 
@@ -146,8 +147,8 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
 }
 
 /** Abandons an unfinished reindex: the store keeps its model; the half-built table is dropped. */
-export async function cancelReindex(dataDir: string): Promise<ReindexState | null> {
-  const backend = await openLocalBackend(dataPaths(dataDir), { requireWritable: true });
+export async function cancelReindex(dataDir: string, vectors: VectorsOptions = {}): Promise<ReindexState | null> {
+  const backend = await openLocalBackend(dataPaths(dataDir), { requireWritable: true, vectors });
   const { meta, connection } = backend;
   const lock = backend.lock!;
   try {

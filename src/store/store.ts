@@ -12,6 +12,7 @@ import { SETTINGS } from "./settings-keys.js";
 import { statusReport } from "./status.js";
 import type { ChunkView, DeleteResult, IndexResult, RunReport, SearchResult, StatusReport, StoreOptions, VerifyReport, WriteOptions } from "./types.js";
 import { reconcile, reopenPastBrokenManifests } from "./verify.js";
+import { probeLogLine } from "./vector-storage.js";
 import { Writer } from "./write.js";
 
 export type * from "./types.js";
@@ -47,7 +48,7 @@ export class Store {
    */
   static async open(options: StoreOptions): Promise<Store> {
     const paths = dataPaths(options.dataDir);
-    const backend = await openLocalBackend(paths);
+    const backend = await openLocalBackend(paths, { vectors: options });
     try {
       const bound = await backend.meta.getSetting<EmbedderInfo>(SETTINGS.model);
       if (bound && modelKey(bound) !== modelKey(options.embedder)) {
@@ -59,6 +60,8 @@ export class Store {
       }
       const core = new StoreCore(options, backend);
       if (bound) core.info = bound;
+      const probed = probeLogLine(backend.storage);
+      if (probed) options.log?.(probed.message, probed.level);
       if (backend.readOnlyBecause !== null) {
         options.log?.(`opened ${paths.root} read-only (${backend.readOnlyBecause}): searches and status work, writes are refused`, "warning");
       }

@@ -4,6 +4,8 @@ import type { ModelLoadReport } from "./model-load.js";
 import type { RecordStatus } from "./metadata-store.js";
 import type { Metadata, SearchMode } from "./schemas.js";
 import type { VectorTableStats } from "./vector-table.js";
+import type { ConditionalPutReport } from "./object-store-probe.js";
+import type { VectorsOptions } from "./vectors-location.js";
 import type { WatchedWork } from "./watchdog.js";
 
 /**
@@ -18,7 +20,7 @@ export interface FaultHooks {
   betweenGcDeletes?: () => void | Promise<void>;
 }
 
-export interface StoreOptions {
+export interface StoreOptions extends VectorsOptions {
   dataDir: string;
   embedder: Embedder;
   /** Run GC, recovery and Lance maintenance on timers (default true). Tests turn it off to drive them by hand. */
@@ -152,6 +154,8 @@ export interface StatusReport {
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
+  /** Where the Lance tables are (a directory or an s3:// prefix) and what the start-up probe found about conditional PUTs there. */
+  vectors: { uri: string } & ConditionalPutReport;
   chunk_states?: {
     chunk_id: string;
     /** Of the chunk's newest write. */
