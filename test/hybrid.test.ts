@@ -126,6 +126,31 @@ describe("filters apply inside every mode", () => {
     await store.close();
   });
 
+  // Among 200 chunks without metadata each filter above that keeps none of them matches
+  // under 10% of the table, so the store hands it to Lance as a prefilter instead of
+  // filtering Lance's results afterwards: both paths must give the same answer.
+  const FILLERS = Array.from({ length: 200 }, (_, i) => ({ chunk_id: `filler${i}`, text: `otters sleeping filler note ${i}` }));
+  test.each(cases.filter(([, , expected]) => !expected.includes("none")))("%s, as a prefilter among 200 chunks it excludes", async (_name, filter, expected) => {
+    const store = await openStore(tmp());
+    await store.indexMany([...DOCS, ...FILLERS]);
+    for (const mode of MODES) {
+      const got = await ids(store, { query: "otters sleeping", mode, k: 10, filter: filter as SearchInput["filter"] });
+      expect(got.sort(), mode).toEqual(expected);
+    }
+    await store.close();
+  });
+
+  test("a value too long for Lance's label index is still matched exactly, by SQLite", async () => {
+    const long = "a long provenance string ".repeat(12);
+    const store = await openStore(tmp());
+    await store.indexMany([...FILLERS, { chunk_id: "long", text: "otters with a long note", metadata: { note: long } }, { chunk_id: "near", text: "otters with a near note", metadata: { note: `${long}!` } }]);
+    for (const mode of MODES) {
+      expect(await ids(store, { query: "otters note", mode, k: 10, filter: { note: long } }), mode).toEqual(["long"]);
+      expect((await ids(store, { query: "otters note", mode, k: 10, filter: { note: [long, `${long}!`] } })).sort(), mode).toEqual(["long", "near"]);
+    }
+    await store.close();
+  });
+
   test("a selective filter still returns k results when k exist", async () => {
     const store = await openStore(tmp());
     await store.indexMany(

@@ -1,4 +1,5 @@
 import type { SpecOptions } from "../embed/from-spec.js";
+import type { VectorsOptions } from "../store/vectors-location.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -17,6 +18,8 @@ export interface CommandContext {
   dataDir: string;
   /** `--database`: the PostgreSQL store's URL; undefined for the data directory's SQLite. */
   database?: string;
+  /** `--vectors` and `--s3-endpoint`: where the Lance tables live when not in the data directory. */
+  storage: VectorsOptions;
   /** `--embedder`; `auto` defers to the model an existing store is bound to. */
   embedderSpec: string;
   embedderOptions: SpecOptions;

@@ -2,8 +2,10 @@ import { parseArgs } from "node:util";
 import { DEFAULT_EMBEDDER_SPEC, EmbedderSpecError, embedderFromSpec, type SpecOptions } from "../embed/from-spec.js";
 import { DEFAULT_DTYPE, DTYPES, type Dtype } from "../embed/options.js";
 import { logger } from "../log/logger.js";
-import { defaultDataDir } from "../store/paths.js";
+import { StoreError } from "../store/errors.js";
+import { dataPaths, defaultDataDir } from "../store/paths.js";
 import { isPostgresUrl, redactedUrl } from "../store/postgres/url.js";
+import { vectorsLocation, type VectorsOptions } from "../store/vectors-location.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
 
 /** Flags every command takes. */
@@ -11,14 +13,25 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   "data-dir": {
     type: "string",
     value: "<dir>",
-    description: "Data directory (metadata.db, lance/, lance.lock). Env: RETRIEVAL_MCP_DATA_DIR. Default: the per-user data folder.",
+    description: "Data directory (metadata.db, lance/ unless --vectors says otherwise, lance.lock). Env: RETRIEVAL_MCP_DATA_DIR. Default: the per-user data folder.",
+  },
+  vectors: {
+    type: "string",
+    value: "<dir|s3://bucket/prefix>",
+    description:
+      "Where the vector (Lance) tables live: a directory, or an S3 prefix (credentials and region from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION). Env: RETRIEVAL_MCP_VECTORS. Default: lance/ in the data directory.",
+  },
+  "s3-endpoint": {
+    type: "string",
+    value: "<url>",
+    description: "With s3:// vectors: an S3-compatible endpoint, e.g. http://127.0.0.1:9000 (plain http only to loopback, unless AWS_ALLOW_HTTP=true). Env: AWS_ENDPOINT_URL.",
   },
   database: {
     type: "string",
     value: "<postgres://...>",
     description:
       "Keep chunks, commit state and settings in this PostgreSQL database, which any number of server replicas share, instead of SQLite in the data directory " +
-      "(the Lance tables stay in its lance/ folder, which replicas must then share at one path). Env: RETRIEVAL_MCP_DATABASE_URL.",
+      "(the Lance tables stay where --vectors says, which every replica must then reach alike). Env: RETRIEVAL_MCP_DATABASE_URL.",
   },
   embedder: {
     type: "string",
@@ -97,6 +110,7 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
   if (database !== undefined && !isPostgresUrl(database)) {
     throw new UsageError(`--database must be a PostgreSQL URL such as postgres://user@host:5432/retrieval, got ${JSON.stringify(redactedUrl(database))}.`, command.name);
   }
+  const storage = storageOptions(values, env, dataDir, command.name);
   const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER_SPEC;
   const modelPath = stringValue(values, "model-path");
   const dtype = stringValue(values, "dtype");
@@ -116,7 +130,21 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
     if (error instanceof EmbedderSpecError) throw new UsageError(error.message, command.name);
     throw error;
   }
-  return { kind: "run", command, context: { values, positionals, dataDir, ...(database === undefined ? {} : { database }), embedderSpec, embedderOptions, env, version } };
+  return { kind: "run", command, context: { values, positionals, dataDir, ...(database === undefined ? {} : { database }), storage, embedderSpec, embedderOptions, env, version } };
+}
+
+/** `--vectors` and `--s3-endpoint`, checked now so a mistyped URI is a usage error before anything opens. */
+function storageOptions(values: CommandContext["values"], env: NodeJS.ProcessEnv, dataDir: string, command: string): VectorsOptions {
+  const vectors = stringValue(values, "vectors") ?? fromEnv(env, "RETRIEVAL_MCP_VECTORS");
+  const s3Endpoint = stringValue(values, "s3-endpoint");
+  const storage = { ...(vectors === undefined ? {} : { vectors }), ...(s3Endpoint === undefined ? {} : { s3Endpoint }) };
+  try {
+    vectorsLocation(storage, dataPaths(dataDir).lanceDir, env);
+  } catch (error) {
+    if (error instanceof StoreError) throw new UsageError(error.message, command);
+    throw error;
+  }
+  return storage;
 }
 
 /**

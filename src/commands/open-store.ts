@@ -19,9 +19,9 @@ export async function openStore(context: CommandContext, options: Omit<StoreOpti
   return Store.open({ ...location, embedder, log: (message, level) => logger.log(level, message), ...options });
 }
 
-/** Where the command's store is: the data directory, and the database when --database names one. */
+/** Where the command's store is: the data directory, the database when --database names one, and the vectors' location (--vectors, --s3-endpoint). */
 export function storeLocation(context: CommandContext): StoreLocation {
-  return { dataDir: context.dataDir, ...(context.database === undefined ? {} : { database: context.database }) };
+  return { dataDir: context.dataDir, ...(context.database === undefined ? {} : { database: context.database }), ...context.storage };
 }
 
 /** Whether the command's store exists already (a command with nothing to write must not create one). */

@@ -5,6 +5,7 @@ import { UsageError, type Command, type CommandContext } from "../cli/command.js
 import { intOption, stringList, stringValue } from "../cli/parse.js";
 import { lazyStore } from "../lazy-store.js";
 import { logger } from "../log/logger.js";
+import { isLoopback } from "../net/loopback.js";
 import { errorMessage } from "../store/errors.js";
 import type { Store } from "../store/store.js";
 import type { IngestActivity } from "../sync/activity.js";
@@ -13,7 +14,7 @@ import { RERANKER_OPTION, openStore, rerankerOption } from "./open-store.js";
 
 const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 7700;
-const HTTP_ONLY = ["host", "port", "token", "tokens-file", "oauth-issuer", "oauth-audience", "max-body", "max-sessions"] as const;
+const HTTP_ONLY = ["host", "port", "token", "tokens-file", "oauth-issuer", "oauth-audience", "max-body", "max-sessions", "stateless"] as const;
 
 type HttpModule = typeof import("../transport/http.js");
 
@@ -37,6 +38,7 @@ interface HttpSettings {
   token: string | undefined;
   maxBodyBytes: number;
   maxSessions: number;
+  stateless: boolean;
 }
 
 /** Exactly one way to authenticate: a shared token, a tokens file, or OAuth. */
@@ -65,10 +67,12 @@ function httpSettings(context: CommandContext, http: HttpModule): HttpSettings {
   const envToken = context.env.RETRIEVAL_MCP_TOKEN;
   const token = stringValue(context.values, "token") ?? (envToken === "" ? undefined : envToken);
   const other = ["tokens-file", "oauth-issuer"].some((name) => context.values[name] !== undefined);
-  const exposure = exposureProblem(http.isLoopback(host), { token, other });
+  const exposure = exposureProblem(isLoopback(host), { token, other });
   if (exposure) throw new UsageError(`Cannot serve on ${host}: ${exposure}`, "serve");
   const maxSessions = intOption(context.values, "max-sessions", 1, 100_000, http.DEFAULT_MAX_SESSIONS, "serve");
-  return { host, port, token, maxBodyBytes, maxSessions };
+  const stateless = context.values.stateless === true;
+  if (stateless && context.values["max-sessions"] !== undefined) throw new UsageError("--max-sessions does not apply with --stateless: a stateless server keeps no sessions.", "serve");
+  return { host, port, token, maxBodyBytes, maxSessions, stateless };
 }
 
 interface IngestSettings {
@@ -141,6 +145,11 @@ export const serveCommand: Command = {
       description: "Offer the ingest_files tool, for files inside this folder only (repeatable).",
     },
     "max-sessions": { type: "string", value: "<n>", description: "HTTP: sessions open at once (default 256); past it a new client gets 503 with Retry-After." },
+    stateless: {
+      type: "boolean",
+      description:
+        "HTTP: keep no session state, so a load balancer may send each request to any replica. Clients then get no notifications between requests (log messages) and no Mcp-Session-Id.",
+    },
   },
   details: [
     "The store opens on the first tool call, so initialize and tools/list answer at once. The server stops cleanly on stdin EOF (stdio), SIGINT or SIGTERM.",
@@ -182,7 +191,7 @@ export const serveCommand: Command = {
       return 0;
     }
     const running = await httpModule.startHttp({ ...http, ...(auth ? { auth } : {}), createServer: newServer, log: logger.info });
-    logger.info(`listening on ${running.url}${auth ? ` (${auth.description})` : ""}; data dir ${context.dataDir}`);
+    logger.info(`listening on ${running.url}${auth ? ` (${auth.description})` : ""}${http.stateless ? ", stateless" : ""}; data dir ${context.dataDir}`);
     const signal = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
     logger.info(`stopping (${String(signal[0] ?? "signal")})`);
     await running.close();

@@ -5,7 +5,7 @@ import { StoreError, errorMessage } from "./errors.js";
 import { storageError } from "./fs-errors.js";
 import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
 import type { MetadataStore } from "./metadata-store.js";
-import { storePaths, type DataPaths } from "./paths.js";
+import { dataPaths, type DataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreOptions } from "./types.js";
 import { rebuildLegacyTable } from "./lance-upgrade.js";
@@ -14,6 +14,7 @@ import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
 import type { Backend } from "./backend.js";
 import type { CommitLock } from "./commit-lock.js";
+import type { VectorStorage } from "./vector-storage.js";
 
 export const DEFAULTS = {
   gcIntervalMs: 30_000,
@@ -73,6 +74,8 @@ export class StoreCore {
 
   readonly meta: MetadataStore;
   readonly connection: lancedb.Connection;
+  /** Where the Lance tables are; see Backend.storage. */
+  readonly storage: VectorStorage;
   /** Null when the store is open read-only: nothing may be written, so no writer takes part in the lock. */
   private readonly lock: CommitLock | null;
   /** Why this process may only read the store; null when it may write. */
@@ -86,10 +89,11 @@ export class StoreCore {
   ) {
     this.meta = backend.meta;
     this.connection = backend.connection;
+    this.storage = backend.storage;
     this.lock = backend.lock;
     this.readOnlyBecause = backend.readOnlyBecause;
     this.options = { ...DEFAULTS, ...options };
-    this.paths = storePaths(options);
+    this.paths = dataPaths(options.dataDir);
     this.maintenanceLeader = backend.maintenanceLeader;
     const embedder = this.options.embedder;
     const loading = { closing: this.closing.signal, waitMs: this.options.modelWaitMs, log: (message: string) => this.log(message, "info") };
@@ -167,7 +171,7 @@ export class StoreCore {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
       const info = this.info ?? (await this.modelInfo(undefined, true));
-      const open = (name: string) => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension);
+      const open = (name: string) => VectorTable.open(this.connection, this.storage.location, name, info.dimension);
       const name = this.lock ? await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE) : await this.activeTable();
       // Only creating or rebuilding the table needs the writer lock, which a full disk or a read-only store cannot take.
       if (await VectorTable.exists(this.connection, name)) {
@@ -180,7 +184,7 @@ export class StoreCore {
           const table = await open(await this.activeTable());
           if (!table.legacy) return table;
           try {
-            await rebuildLegacyTable(this.connection, this.meta, table, this.paths.lanceDir, (m) => this.log(m));
+            await rebuildLegacyTable(this.connection, this.meta, table, this.storage.location, (m) => this.log(m));
           } finally {
             table.close();
           }

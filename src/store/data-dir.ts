@@ -46,9 +46,11 @@ function canWrite(path: string): string | null {
  * from whichever library met it first: a file where the directory should
  * be, a directory this user cannot read, or one it cannot create. A store
  * this user may read but not write (another user's, or on a read-only
- * mount) opens read-only; a new store needs write access.
+ * mount) opens read-only; a new store needs write access. `vectorsDir` is
+ * the directory of the Lance tables, created here too; null when they are
+ * on object storage.
  */
-export function prepareDataDir(paths: DataPaths): DataDirAccess {
+export function prepareDataDir(paths: DataPaths, vectorsDir: string | null): DataDirAccess {
   const { root } = paths;
   const readable = (path: string) => {
     try {
@@ -69,13 +71,13 @@ export function prepareDataDir(paths: DataPaths): DataDirAccess {
   const storeExists = existsSync(paths.metadataDb);
   if (storeExists) {
     readable(paths.metadataDb);
-    const readOnlyBecause = [root, paths.metadataDb, paths.lanceDir].filter(existsSync).map(canWrite).find((reason) => reason !== null) ?? null;
+    const readOnlyBecause = [root, paths.metadataDb, vectorsDir].filter((p): p is string => p !== null && existsSync(p)).map(canWrite).find((reason) => reason !== null) ?? null;
     if (readOnlyBecause) return { writable: false, readOnlyBecause };
   }
   try {
-    mkdirSync(paths.lanceDir, { recursive: true });
+    mkdirSync(vectorsDir ?? root, { recursive: true });
   } catch (error) {
-    if (errnoCode(error) === "ENOTDIR" || errnoCode(error) === "EEXIST") throw notADirectory(root, fileAmongAncestors(paths.lanceDir));
+    if (errnoCode(error) === "ENOTDIR" || errnoCode(error) === "EEXIST") throw notADirectory(root, fileAmongAncestors(vectorsDir ?? root));
     throw storageError(error, root, storeExists ? "opening the store" : "creating a new store", "Nothing was written.") ?? error;
   }
   return { writable: true, readOnlyBecause: null };

@@ -17,6 +17,7 @@ export type StoreErrorCode =
   | "read_only"
   | "data_dir_invalid"
   | "database_unavailable"
+  | "vectors_unavailable"
   | "closed"
   | "aborted";
 

@@ -1,4 +1,5 @@
 import * as lancedb from "./lance.js";
+import { lanceStorageOptions, type VectorsLocation } from "./vectors-location.js";
 
 /**
  * Lance caches metadata per table version (manifests, fragment metadata)
@@ -13,8 +14,10 @@ import * as lancedb from "./lance.js";
 const METADATA_CACHE_BYTES = 64n * 2n ** 20n;
 const INDEX_CACHE_BYTES = 512n * 2n ** 20n;
 
-/** Opens the Lance database of a data directory with bounded caches. */
-export function connectLance(lanceDir: string): Promise<lancedb.Connection> {
+/** Opens the Lance database at a directory or an `s3://` prefix, with bounded caches. */
+export function connectLance(location: VectorsLocation): Promise<lancedb.Connection> {
+  const session = new lancedb.Session(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES);
   // The options form: lancedb 0.31 ignores a session passed as connect()'s third argument.
-  return lancedb.connect({ uri: lanceDir, session: new lancedb.Session(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES) });
+  if (location.kind === "directory") return lancedb.connect({ uri: location.uri, session });
+  return lancedb.connect({ uri: location.uri, session, storageOptions: lanceStorageOptions(location) });
 }

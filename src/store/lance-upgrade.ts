@@ -2,6 +2,7 @@ import type * as lancedb from "./lance.js";
 import type { MetadataStore } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import { VectorTable } from "./vector-table.js";
+import type { VectorsLocation } from "./vectors-location.js";
 import { versionRow } from "./version-row.js";
 
 /** Committed versions copied per step: 2,000 scattered vector reads take ~50 ms. */
@@ -22,14 +23,14 @@ export async function rebuildLegacyTable(
   connection: lancedb.Connection,
   meta: MetadataStore,
   legacy: VectorTable,
-  lanceDir: string,
+  location: VectorsLocation,
   log: (message: string) => void,
 ): Promise<string> {
   const abandoned = await meta.getSetting<string>(SETTINGS.upgrade);
   if (abandoned !== undefined && (await VectorTable.exists(connection, abandoned))) await connection.dropTable(abandoned);
   const name = `chunks_${Date.now().toString(36)}`;
   await meta.setSetting(SETTINGS.upgrade, name);
-  const target = await VectorTable.open(connection, lanceDir, name, legacy.dimension);
+  const target = await VectorTable.open(connection, location, name, legacy.dimension);
   try {
     log(`rebuilding the vector table ${legacy.name} written by an earlier version, with the keyword index and filter columns, as ${name}`);
     let copied = 0;

@@ -19,12 +19,6 @@ export function dataPaths(root: string): DataPaths {
   };
 }
 
-/** A store's paths, its Lance tables at `vectors` (a directory or a URI) when given. */
-export function storePaths(location: { dataDir: string; vectors?: string }): DataPaths {
-  const paths = dataPaths(location.dataDir);
-  return location.vectors === undefined ? paths : { ...paths, lanceDir: location.vectors };
-}
-
 /** The per-user application-data folder, by platform convention. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   if (platform === "win32") return join(env.LOCALAPPDATA ?? env.APPDATA ?? join(homedir(), "AppData", "Local"), "retrieval-mcp");

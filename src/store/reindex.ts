@@ -3,7 +3,6 @@ import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { openBackend } from "./backend.js";
 import type { MetadataStore, ReindexWork } from "./metadata-store.js";
-import { storePaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreLocation } from "./types.js";
 import { VectorTable } from "./vector-table.js";
@@ -58,7 +57,6 @@ export async function reindexState(meta: MetadataStore): Promise<ReindexState | 
  * as pending for recovery to embed with the new model.
  */
 export async function reindexStore(options: ReindexOptions): Promise<ReindexReport> {
-  const paths = storePaths(options);
   const backend = await openBackend(options, { requireWritable: true, ...(options.log ? { log: options.log } : {}) });
   const { meta, connection } = backend;
   const lock = backend.lock!;
@@ -85,7 +83,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       started_at: new Date().toISOString(),
     };
     await meta.setSetting(SETTINGS.reindex, state);
-    table = await lock.run(() => VectorTable.open(connection, paths.lanceDir, state.table, info.dimension));
+    table = await lock.run(() => VectorTable.open(connection, backend.storage.location, state.table, info.dimension));
     const total = (await meta.counts()).chunks;
     let copied = 0;
 

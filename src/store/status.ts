@@ -44,6 +44,7 @@ export async function statusReport(core: StoreCore, chunkIds?: readonly string[]
       ? { target: modelKey(reindex.target), table: reindex.table, done: await meta.chunksUpTo(reindex.cursor), total: counts.chunks, started_at: reindex.started_at }
       : null,
     data_dir: core.paths.root,
+    vectors: { uri: core.storage.location.uri, ...core.storage.conditionalPut },
   };
   if (chunkIds) {
     const records = new Map((await meta.records(chunkIds)).map((r) => [r.chunk_id, r]));

@@ -25,6 +25,7 @@ import type {
   WriteOptions,
 } from "./types.js";
 import { reconcile, reopenPastBrokenManifests } from "./verify.js";
+import { probeLogLine } from "./vector-storage.js";
 import { Writer } from "./write.js";
 
 export type * from "./types.js";
@@ -82,6 +83,8 @@ export class Store {
       }
       const core = new StoreCore(options, backend);
       if (bound) core.info = bound;
+      const probed = probeLogLine(backend.storage);
+      if (probed) options.log?.(probed.message, probed.level);
       if (backend.readOnlyBecause !== null) {
         options.log?.(`opened ${paths.root} read-only (${backend.readOnlyBecause}): searches and status work, writes are refused`, "warning");
       }

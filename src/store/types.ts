@@ -4,6 +4,8 @@ import type { ModelLoadReport } from "./model-load.js";
 import type { RecordStatus } from "./metadata-store.js";
 import type { Metadata, SearchMode } from "./schemas.js";
 import type { VectorTableStats } from "./vector-table.js";
+import type { ConditionalPutReport } from "./object-store-probe.js";
+import type { VectorsOptions } from "./vectors-location.js";
 import type { WatchedWork } from "./watchdog.js";
 
 /**
@@ -19,13 +21,11 @@ export interface FaultHooks {
 }
 
 /** Where a store lives. */
-export interface StoreLocation {
-  /** The data directory: the SQLite store and its Lance tables, or, with `database`, only local files (model downloads). */
+export interface StoreLocation extends VectorsOptions {
+  /** The data directory: the SQLite store and, unless `vectors` says otherwise, its Lance tables; with `database`, only local files (model downloads). */
   dataDir: string;
   /** A postgres:// URL: metadata and commit state in PostgreSQL, shared by replicas, instead of the data directory's SQLite. */
   database?: string;
-  /** Where the Lance tables are, a directory or a URI; default the data directory's lance/ folder. */
-  vectors?: string;
 }
 
 export interface StoreOptions extends StoreLocation {
@@ -161,6 +161,8 @@ export interface StatusReport {
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
+  /** Where the Lance tables are (a directory or an s3:// prefix) and what the start-up probe found about conditional PUTs there. */
+  vectors: { uri: string } & ConditionalPutReport;
   chunk_states?: {
     chunk_id: string;
     /** Of the chunk's newest write. */

@@ -1,9 +1,9 @@
-import { join } from "node:path";
 import { arrow } from "./arrow.js";
 import { StoreError, errorMessage } from "./errors.js";
 import * as lancedb from "./lance.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
+import { tableLocation, type VectorsLocation } from "./vectors-location.js";
 
 /** One Lance row: one generation (version) of one chunk. */
 export interface VectorRow {
@@ -159,6 +159,22 @@ function hits(result: import("apache-arrow").Table, score: (raw: number) => numb
   return out;
 }
 
+/** LanceDB 0.31 says only "Table '<name>' was not found" (code GenericFailure) when there is none. */
+const MISSING_TABLE = /^Table '.*' was not found/;
+
+function isMissingTable(error: unknown): boolean {
+  return MISSING_TABLE.test(errorMessage(error));
+}
+
+async function openIfPresent(db: lancedb.Connection, name: string): Promise<lancedb.Table | null> {
+  try {
+    return await db.openTable(name);
+  } catch (error) {
+    if (isMissingTable(error)) return null;
+    throw error;
+  }
+}
+
 /**
  * The Lance side of the store: one table of (chunk_id, generation,
  * collection, doc_id, lexical, meta, vector) with its vector, full-text and
@@ -190,12 +206,20 @@ export class VectorTable {
     readonly legacy: boolean,
   ) {}
 
-  static tableDir(lanceDir: string, name: string): string {
-    return join(lanceDir, `${name}.lance`);
-  }
-
+  /**
+   * Whether the table exists, asked by opening it: listing the tables
+   * lists the whole location, and an S3-compatible store that gets
+   * delimited listings wrong (s3rver, which the tests use, does) would
+   * report none. A table that is there but does not open counts as
+   * present: open() then says what is wrong with it.
+   */
   static async exists(db: lancedb.Connection, name: string): Promise<boolean> {
-    return (await db.tableNames()).includes(name);
+    try {
+      (await db.openTable(name)).close();
+      return true;
+    } catch (error) {
+      return !isMissingTable(error);
+    }
   }
 
   /**
@@ -204,18 +228,18 @@ export class VectorTable {
    * it opens `legacy`, good for reading its vectors while lance-upgrade.ts
    * rebuilds it.
    */
-  static async open(db: lancedb.Connection, lanceDir: string, name: string, dimension: number): Promise<VectorTable> {
-    const dir = VectorTable.tableDir(lanceDir, name);
-    const broken = findBrokenManifests(dir);
+  static async open(db: lancedb.Connection, location: VectorsLocation, name: string, dimension: number): Promise<VectorTable> {
+    const where = tableLocation(location, name);
+    const broken = location.kind === "directory" ? findBrokenManifests(where) : [];
     if (broken.length > 0) {
-      throw new StoreError("lance_corrupt", corruptionMessage(dir, `empty manifest ${broken.join(", ")}`));
+      throw new StoreError("lance_corrupt", corruptionMessage(location, name, `empty manifest ${broken.join(", ")}`));
     }
     const schema = vectorSchema(dimension);
     let table: lancedb.Table;
     try {
-      table = (await VectorTable.exists(db, name)) ? await db.openTable(name) : await db.createEmptyTable(name, schema, { existOk: true });
+      table = (await openIfPresent(db, name)) ?? (await db.createEmptyTable(name, schema, { existOk: true }));
     } catch (error) {
-      throw new StoreError("lance_corrupt", corruptionMessage(dir, errorMessage(error)), { cause: error });
+      throw new StoreError("lance_corrupt", corruptionMessage(location, name, errorMessage(error)), { cause: error });
     }
     const actual = await table.schema();
     const vectorField = actual.fields.find((f) => f.name === "vector");
@@ -223,7 +247,7 @@ export class VectorTable {
     if (actualDim !== dimension || !actual.fields.some((f) => f.name === "generation")) {
       throw new StoreError(
         "model_mismatch",
-        `The vector table ${dir} holds ${actualDim ?? "unknown"}-dimensional vectors but the store's model produces ${dimension}. Re-embed the store with \`retrieval-mcp reindex\` or use another --data-dir.`,
+        `The vector table ${where} holds ${actualDim ?? "unknown"}-dimensional vectors but the store's model produces ${dimension}. Re-embed the store with \`retrieval-mcp reindex\` or use another --data-dir.`,
       );
     }
     const legacy = !CURRENT_COLUMNS.every((c) => actual.fields.some((f) => f.name === c));

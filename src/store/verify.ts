@@ -4,7 +4,7 @@ import { describePlan, planReconcile } from "./reconcile-plan.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { VerifyReport } from "./types.js";
 import { quarantineNewestManifest } from "./lance-manifest.js";
-import { VectorTable } from "./vector-table.js";
+import { tableLocation } from "./vectors-location.js";
 import type { Writer } from "./write.js";
 
 /** How many newest manifests verify --repair may set aside to get a damaged table open. */
@@ -52,9 +52,11 @@ export async function reopenPastBrokenManifests(core: StoreCore): Promise<void> 
       await core.vectorsIfBound();
       return;
     } catch (error) {
-      if (!(error instanceof StoreError && error.code === "lance_corrupt")) throw error;
+      // On object storage there is nothing to set aside here; the error says what to do there.
+      const location = core.storage.location;
+      if (!(error instanceof StoreError && error.code === "lance_corrupt") || location.kind !== "directory") throw error;
       const name = (await core.meta.getSetting<string>(SETTINGS.table)) ?? DEFAULT_TABLE;
-      const aside = quarantineNewestManifest(VectorTable.tableDir(core.paths.lanceDir, name));
+      const aside = quarantineNewestManifest(tableLocation(location, name));
       if (!aside) throw error;
       core.log(`set aside the unreadable Lance manifest ${aside}`);
     }

@@ -55,6 +55,6 @@ export class Watchdog {
   /** What is running now, for status. */
   report(): WatchedWork[] {
     const now = Date.now();
-    return [...this.running].map((e) => ({ kind: e.kind, started_at: new Date(e.started).toISOString(), running_ms: now - e.started, stuck: now - e.started > e.limitMs }));
+    return [...this.running].map((e) => ({ kind: e.kind, started_at: new Date(e.started).toISOString(), running_ms: now - e.started, stuck: now - e.started >= e.limitMs }));
   }
 }

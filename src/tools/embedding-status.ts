@@ -68,6 +68,18 @@ const statusOutput = z.object({
     .nullable()
     .describe("A re-embedding with another model (retrieval-mcp reindex) in progress: chunks copied so far of the total; null when none runs."),
   data_dir: z.string(),
+  vectors: z
+    .object({
+      uri: z.string().describe("Where the vector tables are: a directory, or an s3:// prefix."),
+      conditional_put: z
+        .boolean()
+        .nullable()
+        .describe(
+          "On object storage: whether the store refused a second PUT with If-None-Match: * at start-up (true), as Lance's commits need against writers outside this store's lock, or overwrote (false); null when not probed or inconclusive.",
+        ),
+      detail: z.string().describe("The probe's outcome in words."),
+    })
+    .describe("The vectors' location and the start-up probe of conditional writes there."),
   ingest: z
     .object({
       watching: z.array(z.string()).describe("Folders this server keeps indexed (serve --watch)."),
@@ -127,6 +139,7 @@ function toOutput(report: StatusReport, ingest: IngestActivityReport | null): St
     maintenance_running: report.maintenance_running,
     reindex: report.reindex,
     data_dir: report.data_dir,
+    vectors: report.vectors,
     ingest,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
@@ -141,6 +154,7 @@ function render(s: StatusOutput): string {
   if (load.state === "loading") lines.push(`The model is loading (${Math.round((load.elapsed_ms ?? 0) / 1000)} s so far${load.detail ? `: ${load.detail}` : ""}).`);
   if (load.state === "failed") lines.push(`Loading the model failed: ${load.error ?? "unknown error"}. The next call that needs it tries again.`);
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
+  if (s.vectors.uri.startsWith("s3://")) lines.push(`Vectors at ${s.vectors.uri}: ${s.vectors.detail}.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
   for (const w of s.maintenance_running) lines.push(`${w.kind} running for ${Math.round(w.running_ms / 1000)} s${w.stuck ? " (past its time limit: it may be stuck; see the server log)" : ""}.`);
   if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);

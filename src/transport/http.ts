@@ -5,6 +5,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { FULL_ACCESS, sameAccess, type Access } from "../auth/access.js";
 import { exposureProblem, singleToken, type Authenticator } from "../auth/authenticator.js";
+import { isLoopback } from "../net/loopback.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
@@ -37,7 +38,14 @@ export interface HttpOptions {
   sessionIdleMs?: number;
   /** Sessions open at once; past it a new client gets 503 with Retry-After and existing sessions carry on. */
   maxSessions?: number;
-  /** One MCP server per session, for the access its credentials carry; all of them must share one store. */
+  /**
+   * No sessions: every POST gets a server and transport of its own, closed
+   * with the response, so consecutive requests may go to different
+   * replicas behind a load balancer. GET and DELETE (a session's stream and
+   * end) are answered 405; the session cap does not apply.
+   */
+  stateless?: boolean;
+  /** One MCP server per session (per request when stateless), for the access its credentials carry; all of them must share one store. */
   createServer: (access: Access) => McpServer;
   log?: (message: string) => void;
 }
@@ -47,13 +55,6 @@ export interface HttpHandle {
   url: string;
   /** Ends every session and stops listening; the caller then closes the store. */
   close(): Promise<void>;
-}
-
-const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
-
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return LOOPBACK_NAMES.has(bare) || /^127(\.\d{1,3}){3}$/.test(bare) || bare === "::ffff:127.0.0.1";
 }
 
 function isWildcard(host: string): boolean {
@@ -87,7 +88,7 @@ interface Session {
 
 /**
  * Streamable HTTP on node:http: one MCP session per client (session ids,
- * DELETE ends one, idle ones are reaped), with the checks a local server
+ * DELETE ends one, idle ones are reaped), or none at all (`stateless`), with the checks a local server
  * needs against browsers and DNS rebinding: Host and Origin validation, and
  * authentication by a bearer token, a tokens file or OAuth (src/auth).
  */
@@ -165,6 +166,19 @@ export async function startHttp(options: HttpOptions): Promise<HttpHandle> {
     if (transport.sessionId === undefined) await transport.close();
   }
 
+  /** A request with no session around it: the client is told nothing between requests (no stream to send it on). */
+  async function statelessRequest(req: IncomingMessage, res: ServerResponse, access: Access): Promise<void> {
+    if (req.method !== "POST") {
+      return sendJsonError(res, 405, "Method not allowed: this server is stateless (--stateless): it keeps no session to stream to or to end; send each request as a POST.", { allow: "POST" });
+    }
+    const server = options.createServer(access);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, maxRequestBodySize: maxBodyBytes });
+    // The response may stream (progress notifications) past handleRequest's return; the server lives until it is done.
+    res.once("close", () => void server.close().catch(() => undefined));
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!hostAllowed(req.headers.host)) return sendJsonError(res, 403, `Forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server; connect to ${boundName}.`);
     if (!originAllowed(req.headers.origin)) return sendJsonError(res, 403, `Forbidden: requests from origin ${req.headers.origin} are not allowed.`);
@@ -181,6 +195,7 @@ export async function startHttp(options: HttpOptions): Promise<HttpHandle> {
       return sendJsonError(res, 413, `Request body of ${declared} bytes exceeds the limit of ${maxBodyBytes}; send fewer chunks per call.`, { connection: "close" });
     }
 
+    if (options.stateless) return statelessRequest(req, res, outcome.access);
     const sessionId = req.headers["mcp-session-id"];
     if (typeof sessionId === "string") {
       const session = sessions.get(sessionId);

@@ -1,9 +1,9 @@
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
 import type { Backend } from "../backend.js";
 import { StoreError } from "../errors.js";
-import { connectLance } from "../lance-connection.js";
 import { SETTINGS } from "../settings-keys.js";
+import { openVectorStorage } from "../vector-storage.js";
+import type { VectorsLocation } from "../vectors-location.js";
 import { connectionError, openPool, openSession } from "./connect.js";
 import { AdvisoryCommitLock, MaintenanceLease, lockKeys } from "./locks.js";
 import { PostgresMetadata } from "./metadata.js";
@@ -46,8 +46,6 @@ function checkServer(facts: ServerFacts, url: string): void {
   }
 }
 
-const isUri = (location: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(location);
-
 /**
  * The scale-out backend: metadata and commit state in PostgreSQL, shared
  * by any number of replicas; Lance tables at `vectors`, a location every
@@ -55,9 +53,9 @@ const isUri = (location: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(loc
  * commits take a session advisory lock; one replica at a time leads the
  * timed maintenance (docs/ARCHITECTURE.md, "PostgreSQL and replicas").
  */
-export async function openPostgresBackend(url: string, lanceDir: string, log: (message: string) => void): Promise<Backend> {
-  // Recorded and compared as an absolute path: replicas may start in other working directories.
-  const vectors = isUri(lanceDir) ? lanceDir : resolve(lanceDir);
+export async function openPostgresBackend(url: string, location: VectorsLocation, log: (message: string) => void): Promise<Backend> {
+  // An absolute path or an s3:// URI (vectorsLocation): replicas may start in other working directories.
+  const vectors = location.uri;
   const pool = openPool(url, MAIN_CONNECTIONS, log);
   const snapshots = openPool(url, SNAPSHOT_CONNECTIONS, log);
   const ending = () => Promise.all([pool.end(), snapshots.end()]).catch(() => undefined);
@@ -90,14 +88,15 @@ export async function openPostgresBackend(url: string, lanceDir: string, log: (m
     throw error;
   }
   try {
-    if (!isUri(vectors)) mkdirSync(vectors, { recursive: true });
-    const connection = await connectLance(vectors);
+    if (location.kind === "directory") mkdirSync(vectors, { recursive: true });
+    const { storage, connection } = await openVectorStorage(location, { writable: true });
     const lock = new AdvisoryCommitLock(url, keys.commit, log);
     const lease = new MaintenanceLease(url, keys.maintenance, log);
     return {
       meta,
       lock,
       connection,
+      storage,
       readOnlyBecause: null,
       maintenanceLeader: () => lease.leads(),
       async close({ leaveLance = false } = {}) {
