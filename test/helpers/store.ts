@@ -6,5 +6,5 @@ export const DIM = 64;
 
 /** A store in `dataDir`, its metadata on `backend` (SQLite by default). */
 export async function openStore(dataDir: string, options: Partial<StoreOptions> = {}, backend: TestBackend = SQLITE): Promise<Store> {
-  return Store.open({ dataDir, embedder: new HashEmbedder(DIM), background: false, ...(await backend.location(dataDir)), ...options });
+  return Store.open({ ...(await backend.location(dataDir)), embedder: new HashEmbedder(DIM), background: false, ...options });
 }
