@@ -15,6 +15,8 @@ import type { WatchedWork } from "./watchdog.js";
  */
 export interface FaultHooks {
   afterPending?: () => void | Promise<void>;
+  /** Step 2's Lance write is done and the commit lock still held: a process killed here must not block the others. */
+  insideCommitLock?: () => void | Promise<void>;
   afterLanceWrite?: () => void | Promise<void>;
   duringCommit?: () => void;
   betweenGcDeletes?: () => void | Promise<void>;
