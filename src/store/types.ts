@@ -163,6 +163,8 @@ export interface StatusReport {
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
+  /** The PostgreSQL database holding the metadata (`--database`, password hidden), or null for SQLite in the data directory. */
+  database: string | null;
   /** Where the Lance tables are (a directory or an s3:// prefix) and what the start-up probe found about conditional PUTs there. */
   vectors: { uri: string } & ConditionalPutReport;
   chunk_states?: {

@@ -27,7 +27,7 @@ export const INSTALL_HINT =
   "at a PostgreSQL superuser URL, or set RETRIEVAL_MCP_TEST_POSTGRES=off to leave the PostgreSQL tests out of this run.";
 
 /** The superuser's password: host connections need one (auth failures are tested), the socket trusts. */
-const PASSWORD = "retrieval-mcp-test";
+const PASSWORD = "Pg-Test-Secret-7f3a";
 
 function binDir(): string {
   const candidates: string[] = [];
