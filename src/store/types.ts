@@ -15,13 +15,22 @@ import type { WatchedWork } from "./watchdog.js";
  */
 export interface FaultHooks {
   afterPending?: () => void | Promise<void>;
+  /** Step 2's Lance write is done and the commit lock still held: a process killed here must not block the others. */
+  insideCommitLock?: () => void | Promise<void>;
   afterLanceWrite?: () => void | Promise<void>;
   duringCommit?: () => void;
   betweenGcDeletes?: () => void | Promise<void>;
 }
 
-export interface StoreOptions extends VectorsOptions {
+/** Where a store lives. */
+export interface StoreLocation extends VectorsOptions {
+  /** The data directory: the SQLite store and, unless `vectors` says otherwise, its Lance tables; with `database`, only local files (model downloads). */
   dataDir: string;
+  /** A postgres:// URL: metadata and commit state in PostgreSQL, shared by replicas, instead of the data directory's SQLite. */
+  database?: string;
+}
+
+export interface StoreOptions extends StoreLocation {
   embedder: Embedder;
   /** Run GC, recovery and Lance maintenance on timers (default true). Tests turn it off to drive them by hand. */
   background?: boolean;
@@ -154,6 +163,8 @@ export interface StatusReport {
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
+  /** The PostgreSQL database holding the metadata (`--database`, password hidden), or null for SQLite in the data directory. */
+  database: string | null;
   /** Where the Lance tables are (a directory or an s3:// prefix) and what the start-up probe found about conditional PUTs there. */
   vectors: { uri: string } & ConditionalPutReport;
   chunk_states?: {
