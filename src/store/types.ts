@@ -16,6 +16,8 @@ import type { WatchedWork } from "./watchdog.js";
 export interface FaultHooks {
   afterPending?: () => void | Promise<void>;
   afterLanceWrite?: () => void | Promise<void>;
+  /** Inside the commit lock, after step 2's Lance write: a process killed here must not block the others' commits. */
+  whileCommitLocked?: () => void | Promise<void>;
   duringCommit?: () => void;
   betweenGcDeletes?: () => void | Promise<void>;
 }
