@@ -27,7 +27,7 @@ const progress = (line: string) => process.stderr.write(`eval: ${line}\n`);
 async function evaluate(collection: EvalCollection, args: EvalArgs, dataDir: string): Promise<CollectionOutcome> {
   const queries = args.limitQueries === null ? collection.queries : collection.queries.slice(0, args.limitQueries);
   if (collection.name === "scifact") progress("scifact is the holdout: report its numbers, never tune on them");
-  const embedder = resolveEmbedder(args.embedder, { boundModel: Store.readBinding(dataDir) });
+  const embedder = resolveEmbedder(args.embedder, { boundModel: await Store.readBinding({ dataDir }) });
   const store = await Store.open({ dataDir, embedder, background: false, embedTimeoutMs: EMBED_TIMEOUT_MS, log: progress });
   try {
     progress(`${collection.name}: indexing ${collection.documents.length} documents with ${args.embedder} in ${dataDir}`);

@@ -117,7 +117,7 @@ describe("reindex", () => {
     await expect(reindexStore({ dataDir: dir, embedder: new HashEmbedder(48) })).rejects.toThrow(
       new RegExp(`reindex to hash:${NEW_DIM} .* is unfinished.*--cancel`),
     );
-    expect(await cancelReindex(dir)).toMatchObject({ target: { model: String(NEW_DIM) } });
+    expect(await cancelReindex({ dataDir: dir })).toMatchObject({ target: { model: String(NEW_DIM) } });
     const store = await openStore(dir);
     expect((await store.status()).reindex).toBeNull();
     expect((await store.search({ query: "reindex corpus entry 3 about subject 3", mode: "vector", k: 1 })).results[0]?.chunk_id).toBe("c3");

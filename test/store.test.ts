@@ -194,12 +194,12 @@ describe("bad input and faults leave the store unchanged", () => {
   test("readBinding tells a store's model without creating or changing anything", async () => {
     const dir = tmp();
     const missing = join(dir, "not-yet");
-    expect(Store.readBinding(missing)).toBeNull();
+    expect(await Store.readBinding({ dataDir: missing })).toBeNull();
     expect(existsSync(missing)).toBe(false);
     const store = await openStore(dir);
-    expect(Store.readBinding(dir)).toBeNull();
+    expect(await Store.readBinding({ dataDir: dir })).toBeNull();
     await store.index({ text: "bind me", chunk_id: "b" });
-    expect(Store.readBinding(dir)).toEqual({ provider: "hash", model: String(DIM), dimension: DIM, distance: "dot", normalized: true });
+    expect(await Store.readBinding({ dataDir: dir })).toEqual({ provider: "hash", model: String(DIM), dimension: DIM, distance: "dot", normalized: true });
     await store.close();
   });
 

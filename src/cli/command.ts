@@ -16,6 +16,8 @@ export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
   dataDir: string;
+  /** `--database`: the PostgreSQL store's URL; undefined for the data directory's SQLite. */
+  database?: string;
   /** `--vectors` and `--s3-endpoint`: where the Lance tables live when not in the data directory. */
   storage: VectorsOptions;
   /** `--embedder`; `auto` defers to the model an existing store is bound to. */

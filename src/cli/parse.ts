@@ -4,6 +4,7 @@ import { DEFAULT_DTYPE, DTYPES, type Dtype } from "../embed/options.js";
 import { logger } from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
 import { dataPaths, defaultDataDir } from "../store/paths.js";
+import { isPostgresUrl, redactedUrl } from "../store/postgres/url.js";
 import { vectorsLocation, type VectorsOptions } from "../store/vectors-location.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
 
@@ -24,6 +25,13 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     value: "<url>",
     description: "With s3:// vectors: an S3-compatible endpoint, e.g. http://127.0.0.1:9000 (plain http only to loopback, unless AWS_ALLOW_HTTP=true). Env: AWS_ENDPOINT_URL.",
+  },
+  database: {
+    type: "string",
+    value: "<postgres://...>",
+    description:
+      "Keep chunks, commit state and settings in this PostgreSQL database, which any number of server replicas share, instead of SQLite in the data directory " +
+      "(the Lance tables stay where --vectors says, which every replica must then reach alike). Env: RETRIEVAL_MCP_DATABASE_URL.",
   },
   embedder: {
     type: "string",
@@ -98,6 +106,10 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
 
   const dataDir = stringValue(values, "data-dir") ?? fromEnv(env, "RETRIEVAL_MCP_DATA_DIR") ?? defaultDataDir(env);
   if (dataDir.trim() === "") throw new UsageError("--data-dir must not be empty.", command.name);
+  const database = stringValue(values, "database") ?? fromEnv(env, "RETRIEVAL_MCP_DATABASE_URL");
+  if (database !== undefined && !isPostgresUrl(database)) {
+    throw new UsageError(`--database must be a PostgreSQL URL such as postgres://user@host:5432/retrieval, got ${JSON.stringify(redactedUrl(database))}.`, command.name);
+  }
   const storage = storageOptions(values, env, dataDir, command.name);
   const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER_SPEC;
   const modelPath = stringValue(values, "model-path");
@@ -118,7 +130,7 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
     if (error instanceof EmbedderSpecError) throw new UsageError(error.message, command.name);
     throw error;
   }
-  return { kind: "run", command, context: { values, positionals, dataDir, storage, embedderSpec, embedderOptions, env, version } };
+  return { kind: "run", command, context: { values, positionals, dataDir, ...(database === undefined ? {} : { database }), storage, embedderSpec, embedderOptions, env, version } };
 }
 
 /** `--vectors` and `--s3-endpoint`, checked now so a mistyped URI is a usage error before anything opens. */

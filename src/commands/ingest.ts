@@ -1,12 +1,10 @@
-import { existsSync } from "node:fs";
 import type { Command } from "../cli/command.js";
 import { stringValue } from "../cli/parse.js";
 import { ProgressBar } from "../cli/progress.js";
 import { findFiles } from "../ingest/files.js";
 import { WALKED_EXTENSIONS } from "../ingest/formats.js";
-import { dataPaths } from "../store/paths.js";
 import { countSync, syncFiles, type SyncResult } from "../sync/sync.js";
-import { withStore } from "./open-store.js";
+import { storeExists, withStore } from "./open-store.js";
 
 export function summarize(result: SyncResult, problems: number, seconds: number): string {
   const c = countSync(result);
@@ -49,7 +47,7 @@ export const ingestCommand: Command = {
     const bar = new ProgressBar(process.stderr, found.files.length, "files");
     let chunks = 0;
     // Nothing to read and nothing to prune means nothing to write: do not create a data directory for it.
-    const needsStore = found.files.length > 0 || (prune && existsSync(dataPaths(context.dataDir).metadataDb));
+    const needsStore = found.files.length > 0 || (prune && (await storeExists(context)));
     const empty: SyncResult = { outcomes: [], pruned: prune ? { removed: [], refused: [] } : null };
     const result = !needsStore
       ? empty

@@ -3,7 +3,8 @@ import { UsageError, type CommandContext, type OptionSpec } from "../cli/command
 import { stringValue } from "../cli/parse.js";
 import { logger } from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
-import type { Store, StoreOptions } from "../store/store.js";
+import { redactedUrl } from "../store/postgres/url.js";
+import type { Store, StoreLocation, StoreOptions } from "../store/store.js";
 
 /**
  * Loaded on first use: LanceDB and SQLite take a good part of start-up time,
@@ -11,10 +12,22 @@ import type { Store, StoreOptions } from "../store/store.js";
  * is built here, once the store's binding is known, so `auto` reopens a
  * store with the model it was created with.
  */
-export async function openStore(context: CommandContext, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<Store> {
+export async function openStore(context: CommandContext, options: Omit<StoreOptions, keyof StoreLocation | "embedder"> = {}): Promise<Store> {
   const [{ Store }, { resolveEmbedder }] = await Promise.all([import("../store/store.js"), import("../embed/from-spec.js")]);
-  const embedder = resolveEmbedder(context.embedderSpec, { ...context.embedderOptions, boundModel: Store.readBinding(context.dataDir) });
-  return Store.open({ dataDir: context.dataDir, ...context.storage, embedder, log: (message, level) => logger.log(level, message), ...options });
+  const location = storeLocation(context);
+  const embedder = resolveEmbedder(context.embedderSpec, { ...context.embedderOptions, boundModel: await Store.readBinding(location) });
+  return Store.open({ ...location, embedder, log: (message, level) => logger.log(level, message), ...options });
+}
+
+/** Where the command's store is: the data directory, the database when --database names one, and the vectors' location (--vectors, --s3-endpoint). */
+export function storeLocation(context: CommandContext): StoreLocation {
+  return { dataDir: context.dataDir, ...(context.database === undefined ? {} : { database: context.database }), ...context.storage };
+}
+
+/** Whether the command's store exists already (a command with nothing to write must not create one). */
+export async function storeExists(context: CommandContext): Promise<boolean> {
+  const { Store } = await import("../store/store.js");
+  return Store.exists(storeLocation(context));
 }
 
 /** `--reranker <spec>` (serve, search): a cross-encoder for hybrid results, off unless given; a bad spec is a usage error. */
@@ -41,12 +54,12 @@ export const RERANKER_OPTION: OptionSpec = {
  * background timers stay off: `verify` must see damage as it is, not
  * half-repaired by a recovery pass started on open.
  */
-export function openCommandStore(context: CommandContext, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<Store> {
+export function openCommandStore(context: CommandContext, options: Omit<StoreOptions, keyof StoreLocation | "embedder"> = {}): Promise<Store> {
   return openStore(context, { ...options, background: false });
 }
 
 /** Runs `work` on an open store and closes it whatever happens. */
-export async function withStore<T>(context: CommandContext, work: (store: Store) => Promise<T>, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<T> {
+export async function withStore<T>(context: CommandContext, work: (store: Store) => Promise<T>, options: Omit<StoreOptions, keyof StoreLocation | "embedder"> = {}): Promise<T> {
   const store = await openCommandStore(context, options);
   try {
     return await work(store);
@@ -59,7 +72,17 @@ export async function withStore<T>(context: CommandContext, work: (store: Store)
  * For commands that only look (status, search, verify, gc): a mistyped
  * --data-dir must not leave an empty store behind and report it as empty.
  */
-export async function withExistingStore<T>(context: CommandContext, work: (store: Store) => Promise<T>, options: Omit<StoreOptions, "dataDir" | "embedder"> = {}): Promise<T> {
+export async function withExistingStore<T>(context: CommandContext, work: (store: Store) => Promise<T>, options: Omit<StoreOptions, keyof StoreLocation | "embedder"> = {}): Promise<T> {
+  if (context.database !== undefined) {
+    if (!(await storeExists(context))) {
+      throw new StoreError(
+        "not_found",
+        `The database ${redactedUrl(context.database)} holds no retrieval-mcp store yet, so there is nothing to read. Check --database (or RETRIEVAL_MCP_DATABASE_URL); ` +
+          "`retrieval-mcp ingest <files>` or a running server creates the store on its first write.",
+      );
+    }
+    return withStore(context, work, options);
+  }
   // Only a directory that is surely absent: one this user may not look into is the store's to report (a permission error).
   const missing = await stat(context.dataDir).then(
     () => false,

@@ -4,7 +4,7 @@ import { intOption } from "../cli/parse.js";
 import { ProgressBar } from "../cli/progress.js";
 import { count } from "../text/plural.js";
 import { logger } from "../log/logger.js";
-import { withStore } from "./open-store.js";
+import { storeLocation, withStore } from "./open-store.js";
 
 export const reindexCommand: Command = {
   name: "reindex",
@@ -22,7 +22,7 @@ export const reindexCommand: Command = {
   async run(context) {
     const { cancelReindex, reindexStore } = await import("../store/reindex.js");
     if (context.values.cancel) {
-      const cancelled = await cancelReindex(context.dataDir, context.storage);
+      const cancelled = await cancelReindex(storeLocation(context));
       process.stdout.write(cancelled ? `Cancelled the reindex to ${modelKey(cancelled.target)}; the store keeps its model.\n` : "No reindex is in progress.\n");
       return 0;
     }
@@ -38,8 +38,7 @@ export const reindexCommand: Command = {
     let bar = null as ProgressBar | null;
     try {
       const report = await reindexStore({
-        dataDir: context.dataDir,
-        ...context.storage,
+        ...storeLocation(context),
         embedder,
         batchSize: intOption(context.values, "batch", 1, 10_000, 256, "reindex"),
         signal: controller.signal,

@@ -4,7 +4,8 @@ import { storageError } from "./fs-errors.js";
 import type * as lancedb from "./lance.js";
 import { MetadataDb } from "./metadata.js";
 import type { MetadataStore } from "./metadata-store.js";
-import type { DataPaths } from "./paths.js";
+import { dataPaths, type DataPaths } from "./paths.js";
+import type { StoreLocation } from "./types.js";
 import { openVectorStorage, type VectorStorage } from "./vector-storage.js";
 import { vectorsLocation, type VectorsOptions } from "./vectors-location.js";
 import { WriterLock } from "./writer-lock.js";
@@ -19,8 +20,28 @@ export interface Backend {
   storage: VectorStorage;
   /** Why this process may only read the store; null when it may write. */
   readOnlyBecause: string | null;
+  /**
+   * Null when every process that writes the store maintains it (the
+   * embedded store: each compacts after its own commits). For a store that
+   * replicas share: whether this replica leads the timed maintenance now,
+   * taking the lead when no live replica holds it.
+   */
+  maintenanceLeader: (() => Promise<boolean>) | null;
   /** Closes everything; with `leaveLance`, the Lance connection is left to process exit (a native index build may still hold it). */
-  close(options?: { leaveLance?: boolean }): void;
+  close(options?: { leaveLance?: boolean }): Promise<void>;
+}
+
+/**
+ * The backend a store's location asks for: PostgreSQL when it names a
+ * database (its driver loaded only then), else the data directory's
+ * SQLite. Lance tables are at `vectors` when given (a directory or an
+ * s3:// prefix), else in the data directory's lance/ folder.
+ */
+export async function openBackend(location: StoreLocation, options: { requireWritable?: boolean; log?: (message: string) => void } = {}): Promise<Backend> {
+  const paths = dataPaths(location.dataDir);
+  if (location.database === undefined) return openLocalBackend(paths, { vectors: location, ...(options.requireWritable ? { requireWritable: true } : {}) });
+  const { openPostgresBackend } = await import("./postgres/backend.js");
+  return openPostgresBackend(location.database, vectorsLocation(location, paths.lanceDir), options.log ?? (() => undefined));
 }
 
 /**
@@ -51,14 +72,15 @@ export async function openLocalBackend(paths: DataPaths, options: { requireWrita
       connection,
       storage,
       readOnlyBecause: access.readOnlyBecause,
-      close({ leaveLance = false } = {}) {
+      maintenanceLeader: null,
+      async close({ leaveLance = false } = {}) {
         if (!leaveLance) connection.close();
-        lock?.close();
-        meta.close();
+        await lock?.close();
+        await meta.close();
       },
     };
   } catch (error) {
-    meta.close();
+    await meta.close();
     throw error;
   }
 }

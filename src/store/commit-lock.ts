@@ -4,10 +4,12 @@
  * object store that ignores conditional writes loses one of two concurrent
  * commits outright. A holder that dies must release it (the OS or the
  * database does, never a timeout). WriterLock (a SQLite lock on a local
- * file) is one; a backend on a database server holds it there.
+ * file) is one; PostgreSQL's session advisory lock (postgres/locks.ts)
+ * another.
  */
 export interface CommitLock {
   /** Runs `work` holding the lock; waiting for it never blocks the event loop. */
   run<T>(work: () => Promise<T>): Promise<T>;
-  close(): void;
+  /** Ends the lock's own connection (a file handle, a database session). */
+  close(): Promise<void>;
 }

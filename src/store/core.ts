@@ -80,6 +80,8 @@ export class StoreCore {
   private readonly lock: CommitLock | null;
   /** Why this process may only read the store; null when it may write. */
   readonly readOnlyBecause: string | null;
+  /** See Backend.maintenanceLeader. */
+  readonly maintenanceLeader: (() => Promise<boolean>) | null;
 
   constructor(
     options: StoreOptions,
@@ -92,6 +94,7 @@ export class StoreCore {
     this.readOnlyBecause = backend.readOnlyBecause;
     this.options = { ...DEFAULTS, ...options };
     this.paths = dataPaths(options.dataDir);
+    this.maintenanceLeader = backend.maintenanceLeader;
     const embedder = this.options.embedder;
     const loading = { closing: this.closing.signal, waitMs: this.options.modelWaitMs, log: (message: string) => this.log(message, "info") };
     this.model = new ModelLoad({
@@ -257,8 +260,8 @@ export class StoreCore {
   }
 
   /** Closes the backend; see Backend.close. */
-  release(options: { leaveLance: boolean }): void {
-    this.backend.close(options);
+  release(options: { leaveLance: boolean }): Promise<void> {
+    return this.backend.close(options);
   }
 
   /** Background work close() waits for; its failure is logged, never thrown at a caller. */

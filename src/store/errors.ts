@@ -16,6 +16,7 @@ export type StoreErrorCode =
   | "permission_denied"
   | "read_only"
   | "data_dir_invalid"
+  | "database_unavailable"
   | "vectors_unavailable"
   | "closed"
   | "aborted";

@@ -13,17 +13,30 @@ export interface CompiledFilter {
  * that literal string.
  */
 export function compileFilter(filter: Filter | undefined): CompiledFilter | null {
-  if (!filter || Object.keys(filter).length === 0) return null;
-  const parts: string[] = [];
+  const conditions = filterConditions(filter);
+  if (conditions.length === 0) return null;
   const params: (string | number)[] = [];
-  for (const [key, value] of Object.entries(filter)) {
+  const parts = conditions.map(({ key, op, operand }) => compileOp(key, op, operand as never, params));
+  return { sql: parts.join(" AND "), params };
+}
+
+/** One operator of a filter on one key: what every backend compiles, all of them ANDed. */
+export interface FilterTerm {
+  key: string;
+  op: keyof FilterCondition;
+  operand: unknown;
+}
+
+/** A filter as its terms: a bare value is `eq`, a list `in`, a condition object its operators. */
+export function filterConditions(filter: Filter | undefined): FilterTerm[] {
+  const terms: FilterTerm[] = [];
+  for (const [key, value] of Object.entries(filter ?? {})) {
     const condition: FilterCondition = Array.isArray(value) ? { in: value } : isCondition(value) ? value : { eq: value };
     for (const [op, operand] of Object.entries(condition)) {
-      if (operand === undefined) continue;
-      parts.push(compileOp(key, op as keyof FilterCondition, operand as never, params));
+      if (operand !== undefined) terms.push({ key, op: op as keyof FilterCondition, operand });
     }
   }
-  return { sql: parts.join(" AND "), params };
+  return terms;
 }
 
 function isCondition(value: unknown): value is FilterCondition {

@@ -52,17 +52,21 @@ export class Maintenance {
     core.onGcWanted = () => this.scheduleGc();
   }
 
-  /** Starts the timers (unless the store was opened with `background: false`). */
+  /**
+   * Starts the timers (unless the store was opened with `background: false`).
+   * On a store replicas share, a round runs only on the replica leading
+   * maintenance (Backend.maintenanceLeader); the others skip it.
+   */
   start(): void {
     const { core } = this;
     if (core.options.background === false || !core.writable) return;
     const every = (ms: number, run: () => Promise<unknown>) => {
-      const timer = setInterval(() => void run().catch(() => undefined), ms);
+      const timer = setInterval(() => void this.onTurn(run).catch(() => undefined), ms);
       timer.unref();
       this.timers.push(timer);
     };
     // On open: finish whatever a crashed writer left, then check Lance against SQLite.
-    core.track(this.recover({ reconcile: true }).then(() => this.gc()));
+    core.track(this.onTurn(() => this.recover({ reconcile: true }).then(() => this.gc())));
     every(core.options.gcIntervalMs, () => this.gc());
     every(core.options.recoveryIntervalMs, () => this.recover({ olderThanMs: core.options.recoveryIntervalMs }));
     every(core.options.reconcileIntervalMs, () => this.recover({ reconcile: true, olderThanMs: core.options.recoveryIntervalMs }));
@@ -70,8 +74,15 @@ export class Maintenance {
       // After many commits, once a burst of writes is over, or when many rows wait outside the keyword index:
       // compacts, folds new rows into the indexes, and builds or retrains the ANN index.
       const quiet = core.commitsSinceOptimize > 0 && Date.now() - core.lastCommitAt > core.options.optimizeWhenQuietMs;
-      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet || (await this.keywordBacklogDue())) await this.optimize();
+      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet || (await this.tableWantsOptimize())) await this.optimize();
     });
+  }
+
+  /** Runs a timed round if this process maintains the store now (every process of an embedded store; the leader of a shared one). */
+  private async onTurn(round: () => Promise<unknown>): Promise<unknown> {
+    const leads = this.core.maintenanceLeader;
+    if (leads !== null && !(await leads())) return null;
+    return round();
   }
 
   /** Stops the timers; jobs already running finish (see `idle`). */
@@ -195,18 +206,29 @@ export class Maintenance {
     });
   }
 
-  /** Whether the rows the keyword index does not cover yet are many enough to fold in now. */
-  private async keywordBacklogDue(): Promise<boolean> {
-    const table = await this.core.openedTable();
-    const index = table ? (await table.stats()).keyword_index : null;
-    return index !== null && index.unindexed_rows > 0 && (index.unindexed_rows >= FOLD_BACKLOG_ROWS || index.unindexed_rows > FOLD_BACKLOG_SHARE * index.indexed_rows);
+  /**
+   * Whether the table itself asks for an optimize: the rows the keyword
+   * index does not cover yet are many enough to fold in now, or, on a
+   * store replicas share, other replicas' commits left many small
+   * fragments (this process counts only its own commits). The leader of a
+   * shared store opens the table for it, whether or not it served a request.
+   */
+  private async tableWantsOptimize(): Promise<boolean> {
+    const { core } = this;
+    const shared = core.maintenanceLeader !== null;
+    const table = shared ? await core.vectorsIfBound() : await core.openedTable();
+    if (!table) return false;
+    const stats = await table.stats();
+    const index = stats.keyword_index;
+    const backlog = index !== null && index.unindexed_rows > 0 && (index.unindexed_rows >= FOLD_BACKLOG_ROWS || index.unindexed_rows > FOLD_BACKLOG_SHARE * index.indexed_rows);
+    return backlog || (shared && stats.small_fragments >= core.options.optimizeAfterCommits);
   }
 
   private scheduleGc(): void {
     if (this.core.options.background === false || this.gcSoon) return;
     this.gcSoon = setTimeout(() => {
       this.gcSoon = null;
-      this.core.track(this.gc());
+      this.core.track(this.onTurn(() => this.gc()));
     }, GC_DEBOUNCE_MS);
     this.gcSoon.unref();
   }

@@ -1,3 +1,4 @@
+import { filterConditions } from "./filter.js";
 import type { Filter, FilterCondition, FilterScalar, Metadata } from "./schemas.js";
 import { sqlString } from "./sql-literal.js";
 
@@ -50,14 +51,10 @@ export function metadataTerms(metadata: Metadata): string[] {
 export function lancePredicate(filter: Filter | undefined): { predicate: string | null; exact: boolean } {
   const parts: string[] = [];
   let exact = true;
-  for (const [key, value] of Object.entries(filter ?? {})) {
-    const condition: FilterCondition = Array.isArray(value) ? { in: value } : typeof value === "object" && value !== null ? value : { eq: value };
-    for (const [op, operand] of Object.entries(condition) as [keyof FilterCondition, unknown][]) {
-      if (operand === undefined) continue;
-      const part = translate(key, op, operand);
-      if (part === null) exact = false;
-      else parts.push(part);
-    }
+  for (const { key, op, operand } of filterConditions(filter)) {
+    const part = translate(key, op, operand);
+    if (part === null) exact = false;
+    else parts.push(part);
   }
   return { predicate: parts.length > 0 ? parts.join(" AND ") : null, exact };
 }

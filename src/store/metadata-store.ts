@@ -115,8 +115,9 @@ export interface SnapshotView {
  * state of every write (docs/ARCHITECTURE.md, "Data"). The write protocol,
  * search, GC, recovery, verify and reindex are written once against this
  * interface; a backend implements it over its database (SQLite in
- * metadata.ts). Every method that changes several rows does so in one
- * transaction; a method's contract is the same on every backend.
+ * metadata.ts, PostgreSQL in postgres/metadata.ts). Every method that
+ * changes several rows does so in one transaction; a method's contract is
+ * the same on every backend.
  */
 export interface MetadataStore {
   // ------------------------------------------------------------ the write protocol
@@ -195,5 +196,6 @@ export interface MetadataStore {
   /** Sets a setting only if it is absent, and returns whichever value won. */
   claimSetting<T>(key: string, value: T): Promise<T>;
 
-  close(): void;
+  /** Closes its connections; a search still reading finishes first. */
+  close(): Promise<void>;
 }

@@ -833,7 +833,7 @@ export class MetadataDb implements MetadataStore {
       .immediate();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.snapshots.close();
     if (this.db.open) this.db.close();
   }

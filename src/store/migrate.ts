@@ -45,25 +45,33 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
-interface AppliedRow {
+export interface AppliedRow {
   version: number;
   name: string;
   checksum: string;
 }
 
-function label(row: { version: number; name: string }): string {
+export function label(row: { version: number; name: string }): string {
   return `V${String(row.version).padStart(3, "0")}__${row.name}`;
 }
 
-/** Refuses a data directory whose applied migrations this release does not know, or knows with other contents. */
-function checkApplied(applied: readonly AppliedRow[], byVersion: ReadonlyMap<number, Migration>): void {
+/** Where migrations were applied, as messages name it, and the flag that points elsewhere. */
+export interface MigratedPlace {
+  noun: string;
+  flag: string;
+}
+
+const DATA_DIRECTORY: MigratedPlace = { noun: "data directory", flag: "--data-dir" };
+
+/** Refuses a store whose applied migrations this release does not know, or knows with other contents. */
+export function checkApplied(applied: readonly AppliedRow[], byVersion: ReadonlyMap<number, Migration>, place: MigratedPlace = DATA_DIRECTORY): void {
   for (const row of applied) {
     const m = byVersion.get(row.version);
     if (!m) {
-      throw new StoreError("migration_failed", `This data directory has migration ${label(row)} applied, which this version of retrieval-mcp does not know. It was created by a newer release: upgrade retrieval-mcp, or use another --data-dir.`);
+      throw new StoreError("migration_failed", `This ${place.noun} has migration ${label(row)} applied, which this version of retrieval-mcp does not know. It was created by a newer release: upgrade retrieval-mcp, or use another ${place.flag}.`);
     }
     if (m.checksum !== row.checksum) {
-      throw new StoreError("migration_failed", `Migration ${label(row)}.sql was edited after it was applied to this data directory (checksum ${row.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} on disk). Applied migrations must never change: restore the original file and add the change as a new migration.`);
+      throw new StoreError("migration_failed", `Migration ${label(row)}.sql was edited after it was applied to this ${place.noun} (checksum ${row.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} on disk). Applied migrations must never change: restore the original file and add the change as a new migration.`);
     }
   }
 }

@@ -1,12 +1,11 @@
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
-import { openLocalBackend } from "./backend.js";
+import { openBackend } from "./backend.js";
 import type { MetadataStore, ReindexWork } from "./metadata-store.js";
-import { dataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
+import type { StoreLocation } from "./types.js";
 import { VectorTable } from "./vector-table.js";
-import type { VectorsOptions } from "./vectors-location.js";
 import { versionRow } from "./version-row.js";
 
 /** The persisted state of a reindex, so a killed run resumes where it stopped. */
@@ -20,8 +19,7 @@ export interface ReindexState {
   started_at: string;
 }
 
-export interface ReindexOptions extends VectorsOptions {
-  dataDir: string;
+export interface ReindexOptions extends StoreLocation {
   /** The new model. */
   embedder: Embedder;
   batchSize?: number;
@@ -59,8 +57,7 @@ export async function reindexState(meta: MetadataStore): Promise<ReindexState | 
  * as pending for recovery to embed with the new model.
  */
 export async function reindexStore(options: ReindexOptions): Promise<ReindexReport> {
-  const paths = dataPaths(options.dataDir);
-  const backend = await openLocalBackend(paths, { requireWritable: true, vectors: options });
+  const backend = await openBackend(options, { requireWritable: true, ...(options.log ? { log: options.log } : {}) });
   const { meta, connection } = backend;
   const lock = backend.lock!;
   let table: VectorTable | null = null;
@@ -142,13 +139,13 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
     throw new StoreError("embedder_failed", `Reindexing stopped: ${errorMessage(error)}. Progress is saved; run the same command again to resume.`, { cause: error });
   } finally {
     table?.close();
-    backend.close();
+    await backend.close();
   }
 }
 
 /** Abandons an unfinished reindex: the store keeps its model; the half-built table is dropped. */
-export async function cancelReindex(dataDir: string, vectors: VectorsOptions = {}): Promise<ReindexState | null> {
-  const backend = await openLocalBackend(dataPaths(dataDir), { requireWritable: true, vectors });
+export async function cancelReindex(location: StoreLocation): Promise<ReindexState | null> {
+  const backend = await openBackend(location, { requireWritable: true });
   const { meta, connection } = backend;
   const lock = backend.lock!;
   try {
@@ -160,6 +157,6 @@ export async function cancelReindex(dataDir: string, vectors: VectorsOptions = {
     });
     return state;
   } finally {
-    backend.close();
+    await backend.close();
   }
 }

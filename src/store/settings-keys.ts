@@ -14,6 +14,8 @@ export const SETTINGS = {
   annTrainedRows: "ann_trained_rows",
   /** A copy of an embedded store into this one in progress (store-copy.ts): its source and resume cursor. */
   copy: "store_copy",
+  /** Where the Lance tables are, recorded by the first replica of a PostgreSQL store: every other must use the same. */
+  vectors: "vectors_location",
   lastGc: "last_gc",
   lastRecovery: "last_recovery",
   lastOptimize: "last_optimize",

@@ -1,16 +1,29 @@
+import { existsSync } from "node:fs";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreCore } from "./core.js";
 import { StoreError } from "./errors.js";
 import { Maintenance } from "./maintenance.js";
-import { openLocalBackend } from "./backend.js";
+import { openBackend } from "./backend.js";
 import { readSettingIfPresent } from "./metadata.js";
+import { redactedUrl } from "./postgres/url.js";
 import type { ChunkVersionRow } from "./metadata-store.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import type { DeleteInput, IndexInput, Metadata, SearchInput } from "./schemas.js";
 import { search, type SearchOptions } from "./search.js";
 import { SETTINGS } from "./settings-keys.js";
 import { statusReport } from "./status.js";
-import type { ChunkView, DeleteResult, IndexResult, RunReport, SearchResult, StatusReport, StoreOptions, VerifyReport, WriteOptions } from "./types.js";
+import type {
+  ChunkView,
+  DeleteResult,
+  IndexResult,
+  RunReport,
+  SearchResult,
+  StatusReport,
+  StoreLocation,
+  StoreOptions,
+  VerifyReport,
+  WriteOptions,
+} from "./types.js";
 import { reconcile, reopenPastBrokenManifests } from "./verify.js";
 import { probeLogLine } from "./vector-storage.js";
 import { Writer } from "./write.js";
@@ -36,26 +49,36 @@ export class Store {
     this.maintenance = new Maintenance(core, this.writer);
   }
 
-  /** The model a data directory is bound to, read without creating or migrating anything; null for a new store. */
-  static readBinding(dataDir: string): EmbedderInfo | null {
-    return readSettingIfPresent<EmbedderInfo>(dataPaths(dataDir).metadataDb, SETTINGS.model) ?? null;
+  /** The model a store is bound to, read without creating or migrating anything; null for a new store. */
+  static async readBinding(location: StoreLocation): Promise<EmbedderInfo | null> {
+    if (location.database === undefined) return readSettingIfPresent<EmbedderInfo>(dataPaths(location.dataDir).metadataDb, SETTINGS.model) ?? null;
+    const { probePostgresStore } = await import("./postgres/backend.js");
+    return ((await probePostgresStore(location.database)).binding as EmbedderInfo | null) ?? null;
+  }
+
+  /** Whether a store is there: the data directory's metadata.db, or the store's tables in the database. Creates nothing. */
+  static async exists(location: StoreLocation): Promise<boolean> {
+    if (location.database === undefined) return existsSync(dataPaths(location.dataDir).metadataDb);
+    const { probePostgresStore } = await import("./postgres/backend.js");
+    return (await probePostgresStore(location.database)).exists;
   }
 
   /**
-   * Opens (creating if needed) the data directory. Cheap: no model is loaded
-   * and no Lance table is opened until first use. Refuses an embedder other
-   * than the one the store is bound to.
+   * Opens (creating if needed) the store: the data directory, or with
+   * `database` the PostgreSQL database and the vector location. Cheap: no
+   * model is loaded and no Lance table is opened until first use. Refuses
+   * an embedder other than the one the store is bound to.
    */
   static async open(options: StoreOptions): Promise<Store> {
     const paths = dataPaths(options.dataDir);
-    const backend = await openLocalBackend(paths, { vectors: options });
+    const backend = await openBackend(options, { log: (message) => options.log?.(message, "warning") });
     try {
       const bound = await backend.meta.getSetting<EmbedderInfo>(SETTINGS.model);
       if (bound && modelKey(bound) !== modelKey(options.embedder)) {
         throw new StoreError(
           "model_mismatch",
-          `The data directory ${paths.root} is bound to the embedder ${modelKey(bound)} (${bound.dimension}-d), but ${modelKey(options.embedder)} was requested. ` +
-            `Start with --embedder ${modelKey(bound)}, or re-embed the store with \`retrieval-mcp reindex --embedder ${modelKey(options.embedder)} --data-dir ${paths.root}\`.`,
+          `${options.database === undefined ? `The data directory ${paths.root}` : `The store in ${redactedUrl(options.database)}`} is bound to the embedder ${modelKey(bound)} (${bound.dimension}-d), but ${modelKey(options.embedder)} was requested. ` +
+            `Start with --embedder ${modelKey(bound)}, or re-embed the store with \`retrieval-mcp reindex --embedder ${modelKey(options.embedder)} ${options.database === undefined ? `--data-dir ${paths.root}` : "--database <its URL>"}\`.`,
         );
       }
       const core = new StoreCore(options, backend);
@@ -69,7 +92,7 @@ export class Store {
       store.maintenance.start();
       return store;
     } catch (error) {
-      backend.close();
+      await backend.close();
       throw error;
     }
   }
@@ -193,7 +216,7 @@ export class Store {
     core.closed = true;
     // A native index build may still hold the table: leave the handles to process exit rather than pull them from under it.
     if (!this.maintenance.building) (await core.openedTable())?.close();
-    core.release({ leaveLance: this.maintenance.building });
+    await core.release({ leaveLance: this.maintenance.building });
     await core.options.embedder.close?.();
     await core.options.reranker?.close?.();
   }

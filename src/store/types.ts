@@ -22,8 +22,15 @@ export interface FaultHooks {
   betweenGcDeletes?: () => void | Promise<void>;
 }
 
-export interface StoreOptions extends VectorsOptions {
+/** Where a store lives. */
+export interface StoreLocation extends VectorsOptions {
+  /** The data directory: the SQLite store and, unless `vectors` says otherwise, its Lance tables; with `database`, only local files (model downloads). */
   dataDir: string;
+  /** A postgres:// URL: metadata and commit state in PostgreSQL, shared by replicas, instead of the data directory's SQLite. */
+  database?: string;
+}
+
+export interface StoreOptions extends StoreLocation {
   embedder: Embedder;
   /** Run GC, recovery and Lance maintenance on timers (default true). Tests turn it off to drive them by hand. */
   background?: boolean;

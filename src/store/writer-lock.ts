@@ -55,7 +55,7 @@ export class WriterLock implements CommitLock {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }
