@@ -1,9 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeRandom } from "../bench/store/corpus.js";
+import { postgresStoreUrl } from "./helpers/backends.js";
 import { roundRobin } from "./helpers/balancer.js";
 import { assertBuilt, cleanEnv, runCli } from "./helpers/cli.js";
 import { serveFixture, serveHttp, type ServingProcess } from "./helpers/clients.js";
@@ -51,19 +54,21 @@ async function replicaOf(process: ServingProcess): Promise<Replica> {
 
 beforeAll(assertBuilt);
 
-describe("replicas of one store with its vectors on s3://", () => {
+describe("replicas on one PostgreSQL database and one s3:// prefix", () => {
   let s3: S3Endpoint;
   beforeAll(async () => {
     s3 = await startS3rver(["vectors"]);
   });
   afterAll(() => s3?.stop());
 
-  function sharedStore(): SharedStore {
+  /** A store of its own: a schema of this file's database on the run's PostgreSQL, and a prefix of the emulator's bucket. */
+  async function sharedStore(): Promise<SharedStore> {
     const dataDir = tempDir();
+    const database = await postgresStoreUrl(dataDir);
     const vectors = `s3://vectors/${randomUUID()}`;
     return {
-      args: ["--data-dir", dataDir, "--vectors", vectors, "--s3-endpoint", s3.url, "--embedder", EMBEDDER],
-      options: { dataDir, vectors, s3Endpoint: s3.url },
+      args: ["--data-dir", dataDir, "--database", database, "--vectors", vectors, "--s3-endpoint", s3.url, "--embedder", EMBEDDER],
+      options: { dataDir, database, vectors, s3Endpoint: s3.url },
     };
   }
 
@@ -78,6 +83,8 @@ describe("replicas of one store with its vectors on s3://", () => {
   }
 
   async function verifyClean(store: SharedStore): Promise<void> {
+    // Everything went to PostgreSQL and the bucket: the data directory holds no SQLite store.
+    expect(existsSync(join(store.options.dataDir!, "metadata.db"))).toBe(false);
     // Superseded rows of the last writes await the GC a server runs within seconds; `gc` runs it now.
     const gc = await runCli(["gc", ...store.args], { env: cleanEnv(S3_ENV) });
     expect(gc.code, gc.stderr).toBe(0);
@@ -95,7 +102,7 @@ describe("replicas of one store with its vectors on s3://", () => {
   }
 
   it("a write acknowledged by replica A is found by the next search through replica B, and a delete through B is gone from A at once", async () => {
-    const store = sharedStore();
+    const store = await sharedStore();
     const [a, b] = [await cliReplica(store), await cliReplica(store)];
     try {
       for (let i = 0; i < 6; i++) {
@@ -119,7 +126,7 @@ describe("replicas of one store with its vectors on s3://", () => {
   });
 
   it("two replicas writing the same and different chunks at once lose nothing acknowledged", async () => {
-    const store = sharedStore();
+    const store = await sharedStore();
     const replicas = [await cliReplica(store), await cliReplica(store)];
     const random = makeRandom(1212);
     /** Every acknowledged text per chunk id, in acknowledgement order. */
@@ -160,7 +167,7 @@ describe("replicas of one store with its vectors on s3://", () => {
   });
 
   it("a replica SIGKILLed between its Lance write and its commit leaves the write to the other replica's recovery", async () => {
-    const store = sharedStore();
+    const store = await sharedStore();
     const survivor = await fixtureReplica(store);
     const doomed = await fixtureReplica(store, "afterLanceWrite");
     try {
@@ -183,7 +190,7 @@ describe("replicas of one store with its vectors on s3://", () => {
   });
 
   it("a replica SIGKILLed while holding the commit lock does not block the other's writes", async () => {
-    const store = sharedStore();
+    const store = await sharedStore();
     const survivor = await fixtureReplica(store);
     const doomed = await fixtureReplica(store, "whileCommitLocked");
     try {
@@ -204,7 +211,7 @@ describe("replicas of one store with its vectors on s3://", () => {
   });
 
   it("an MCP client whose consecutive requests alternate between two stateless replicas works throughout", async () => {
-    const store = sharedStore();
+    const store = await sharedStore();
     const replicas = [await cliReplica(store), await cliReplica(store)];
     const balancer = await roundRobin(replicas.map((r) => r.process.url));
     const client = await connect(balancer.url);
