@@ -181,9 +181,10 @@ export class Maintenance {
   /**
    * Compacts Lance, folds new rows into every index, prunes old versions,
    * and builds the ANN index past its threshold (or trains it again once
-   * the table has outgrown it). Not under the writer lock: writes only ever
-   * insert rows, which Lance commits beside a compaction; a GC delete that
-   * collides with one fails and is retried by the next GC. Under the
+   * the table has outgrown it). Not under the writer lock (except where the
+   * object store does not enforce conditional PUTs, see besideWrites):
+   * writes only ever insert rows, which Lance commits beside a compaction;
+   * a GC delete that collides with one fails and is retried by the next GC. Under the
    * watchdog: an optimize that hangs is reported, not waited for.
    */
   optimize(): Promise<RunReport> {
@@ -192,8 +193,12 @@ export class Maintenance {
       const table = await core.vectorsIfBound();
       if (!table) return { skipped: "no vectors yet" };
       core.commitsSinceOptimize = 0;
-      await core.catchUp(table);
-      const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () => table.optimize(core.options.keepVersionsMs));
+      const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () =>
+        core.besideWrites(async () => {
+          await core.catchUp(table);
+          return table.optimize(core.options.keepVersionsMs);
+        }),
+      );
       if (version === undefined) return { still_running: true };
       await core.meta.noteLanceVersion(table.name, version);
       const rows = await table.countRows();
@@ -243,7 +248,7 @@ export class Maintenance {
     const { core } = this;
     this.annBuild ??= core.watchdog
       .watch("vector index build", core.options.indexBuildLimitMs, async () => {
-        await core.meta.noteLanceVersion(table.name, await table.createVectorIndex(rows));
+        await core.meta.noteLanceVersion(table.name, await core.besideWrites(() => table.createVectorIndex(rows)));
         await core.meta.setSetting(annTrainedKey(table), rows);
       })
       .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
