@@ -1,11 +1,12 @@
 import { expect, test } from "vitest";
+import { storeBackends } from "./helpers/backends.js";
 import { openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
 
 const tmp = useTempDirs();
 
-test("GC removes the vectors of 1,200 chunks deleted at once, more than one Lance filter may name", async () => {
-  const store = await openStore(tmp());
+test.each(storeBackends())("GC removes the vectors of 1,200 chunks deleted at once, more than one Lance filter may name ($name)", async (backend) => {
+  const store = await openStore(tmp(), {}, backend);
   const ids = Array.from({ length: 1200 }, (_, i) => `big${i}`);
   await store.indexMany([...ids.map((id) => ({ chunk_id: id, text: `bulk deleted chunk ${id}` })), { chunk_id: "kept", text: "the one that stays" }]);
   await store.delete({ chunk_ids: ids });

@@ -5,9 +5,10 @@ import { describe, expect, test } from "vitest";
 import { embedderFromSpec } from "../src/embed/from-spec.js";
 import { migrate } from "../src/store/migrate.js";
 import type { SearchInput } from "../src/store/schemas.js";
-import type { Store } from "../src/store/store.js";
+import type { Store, StoreOptions } from "../src/store/store.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
 import { openStore } from "./helpers/store.js";
+import { storeBackends } from "./helpers/backends.js";
 import { useTempDirs } from "./helpers/tmp.js";
 
 const tmp = useTempDirs();
@@ -89,7 +90,9 @@ test("hybrid rescues a synonym query that keyword search cannot answer (offline 
   await store.close();
 });
 
-describe("filters apply inside every mode", () => {
+describe.each(storeBackends())("filters apply inside every mode ($name)", (backend) => {
+  const open = (options: Partial<StoreOptions> = {}) => openStore(tmp(), options, backend);
+
   const DOCS = [
     { chunk_id: "best", text: "otters hold hands while sleeping", metadata: { lang: "en", year: 2019, published: "2019-05-01", tags: ["mammal", "river"], draft: false } },
     { chunk_id: "fr", text: "les loutres otters dorment en se tenant la main", metadata: { lang: "fr", year: 2021, published: "2021-02-10", tags: ["mammal"], draft: true } },
@@ -117,7 +120,7 @@ describe("filters apply inside every mode", () => {
     ["types never coerce", { year: "2019" }, []],
   ];
   test.each(cases)("%s", async (_name, filter, expected) => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.indexMany(DOCS);
     for (const mode of MODES) {
       const got = await ids(store, { query: "otters sleeping", mode, k: 10, filter: filter as SearchInput["filter"] });
@@ -131,7 +134,7 @@ describe("filters apply inside every mode", () => {
   // filtering Lance's results afterwards: both paths must give the same answer.
   const FILLERS = Array.from({ length: 200 }, (_, i) => ({ chunk_id: `filler${i}`, text: `otters sleeping filler note ${i}` }));
   test.each(cases.filter(([, , expected]) => !expected.includes("none")))("%s, as a prefilter among 200 chunks it excludes", async (_name, filter, expected) => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.indexMany([...DOCS, ...FILLERS]);
     for (const mode of MODES) {
       const got = await ids(store, { query: "otters sleeping", mode, k: 10, filter: filter as SearchInput["filter"] });
@@ -142,7 +145,7 @@ describe("filters apply inside every mode", () => {
 
   test("a value too long for Lance's label index is still matched exactly, by SQLite", async () => {
     const long = "a long provenance string ".repeat(12);
-    const store = await openStore(tmp());
+    const store = await open();
     await store.indexMany([...FILLERS, { chunk_id: "long", text: "otters with a long note", metadata: { note: long } }, { chunk_id: "near", text: "otters with a near note", metadata: { note: `${long}!` } }]);
     for (const mode of MODES) {
       expect(await ids(store, { query: "otters note", mode, k: 10, filter: { note: long } }), mode).toEqual(["long"]);
@@ -152,7 +155,7 @@ describe("filters apply inside every mode", () => {
   });
 
   test("a selective filter still returns k results when k exist", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.indexMany(
       Array.from({ length: 300 }, (_, i) => ({ chunk_id: `n${i}`, text: `field note ${i} about otters`, metadata: { rare: i % 60 === 0 } })),
     );

@@ -192,7 +192,7 @@ describe("replicas on one PostgreSQL database and one s3:// prefix", () => {
   it("a replica SIGKILLed while holding the commit lock does not block the other's writes", async () => {
     const store = await sharedStore();
     const survivor = await fixtureReplica(store);
-    const doomed = await fixtureReplica(store, "whileCommitLocked");
+    const doomed = await fixtureReplica(store, "insideCommitLock");
     try {
       await expect(doomed.call("index_chunk", { chunk_id: "held", text: "written by the replica that died holding the lock" })).rejects.toThrow();
       expect(doomed.process.child.signalCode).toBe("SIGKILL");

@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { ingestFiles } from "../src/ingest/ingest.js";
 import type { SearchMode } from "../src/store/schemas.js";
-import type { SearchHit, Store } from "../src/store/store.js";
+import type { SearchHit, Store, StoreOptions } from "../src/store/store.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
+import { storeBackends } from "./helpers/backends.js";
 import { collect, spawnTs } from "./helpers/processes.js";
 import { openStore } from "./helpers/store.js";
 import { seeded, textOf, word } from "./helpers/rewrites.js";
@@ -95,114 +96,118 @@ describe("snapshot reads", () => {
     // 1,200 rewrites with readers and GC running take a minute on a quiet 2-core machine, several on a busy one.
   }, 600_000);
 
-  test("a rewrite acknowledged with wait:false leaves the old version searchable until it commits", async () => {
-    const embedder = new FaultyEmbedder();
-    const store = await openStore(tmp(), { embedder });
-    await store.index({ chunk_id: "w", text: "wombat burrow survey, first edition" });
-    embedder.mode = "hold-documents";
-    const pending = await store.index({ chunk_id: "w", text: "wombat burrow survey, second edition" }, { wait: false });
-    expect(pending.status).toBe("pending");
-    for (const mode of MODES) {
-      const { results } = await store.search({ query: "wombat burrow survey", k: 5, mode });
-      expect(results.map((r) => r.text), mode).toEqual(["wombat burrow survey, first edition"]);
-    }
-    embedder.release();
-    await store.settle();
-    for (const mode of MODES) {
-      const { results } = await store.search({ query: "wombat burrow survey", k: 5, mode });
-      expect(results.map((r) => r.text), mode).toEqual(["wombat burrow survey, second edition"]);
-    }
-    await store.close();
-  });
+  describe.each(storeBackends())("over $name", (backend) => {
+    const open = (options: Partial<StoreOptions> = {}) => openStore(tmp(), options, backend);
 
-  test("a chunk Lance finds only through its pending rewrite's row is scored by its committed version", async () => {
-    let failCommit = false;
-    const store = await openStore(tmp(), {
-      faults: {
-        duringCommit: () => {
-          if (failCommit) throw new Error("injected: step 3 never happens");
-        },
-      },
-    });
-    await store.indexMany([
-      { chunk_id: "x", text: "zebra stripes on the savanna" },
-      ...Array.from({ length: 11 }, (_, i) => ({ chunk_id: `o${i}`, text: `lion pride ${i} resting` })),
-    ]);
-    // Twelve rewrites reach Lance but never commit: twelve rows identical to the query fill Lance's answer for k=1
-    // (12 rows), pushing out x's committed row; every chunk is still served in its committed version.
-    failCommit = true;
-    await expect(store.indexMany(["x", ...Array.from({ length: 11 }, (_, i) => `o${i}`)].map((id) => ({ chunk_id: id, text: "zebra" })))).rejects.toThrow(/injected/);
-    const { results } = await store.search({ query: "zebra", k: 1, mode: "vector" });
-    expect(results.map((r) => [r.chunk_id, r.text])).toEqual([["x", "zebra stripes on the savanna"]]);
-    expect(results[0]!.score).toBeLessThan(0.99);
-    await store.close();
-  });
-
-  test("re-ingesting a changed file switches from the old chunks to the new ones at once: searches see one version, never neither or both", async () => {
-    const dir = tmp();
-    const file = join(tmp(), "ledger.md");
-    const store = await openStore(dir, { background: true, gcIntervalMs: 50 });
-    // Versions of one file with 2 to 6 sections, every section carrying the version and the file's own word.
-    const edition = (v: number) =>
-      Array.from({ length: 2 + (v % 5) }, (_, s) => `# Section ${s}\n\nnarwhalledger edition ${v} section ${s}. ${"Tusks and ice floes. ".repeat(40)}`).join("\n\n");
-    const sections = (v: number) => 2 + (v % 5);
-    writeFileSync(file, edition(0));
-    await ingestFiles(store, [{ path: file, explicit: true }]);
-    let ingesting = true;
-    const seen: string[] = [];
-    const reader = (async () => {
-      let n = 0;
-      while (ingesting) {
-        const mode = MODES[n++ % MODES.length]!;
-        const { results } = await store.search({ query: "narwhalledger edition section", k: 20, mode, doc_id: file });
-        const editions = new Set(results.map((r) => Number(/edition (\d+)/.exec(r.text)?.[1])));
-        const [only] = editions;
-        if (editions.size !== 1 || only === undefined || results.length !== sections(only)) {
-          seen.push(`${mode}: ${results.length} chunks of editions ${[...editions].join(",") || "none"}`);
-        }
+    test("a rewrite acknowledged with wait:false leaves the old version searchable until it commits", async () => {
+      const embedder = new FaultyEmbedder();
+      const store = await open({ embedder });
+      await store.index({ chunk_id: "w", text: "wombat burrow survey, first edition" });
+      embedder.mode = "hold-documents";
+      const pending = await store.index({ chunk_id: "w", text: "wombat burrow survey, second edition" }, { wait: false });
+      expect(pending.status).toBe("pending");
+      for (const mode of MODES) {
+        const { results } = await store.search({ query: "wombat burrow survey", k: 5, mode });
+        expect(results.map((r) => r.text), mode).toEqual(["wombat burrow survey, first edition"]);
       }
-      return n;
-    })();
-    for (let v = 1; v <= 25; v++) {
-      writeFileSync(file, edition(v));
-      const [outcome] = await ingestFiles(store, [{ path: file, explicit: true }]);
-      expect(outcome).toMatchObject({ status: "indexed" });
-    }
-    ingesting = false;
-    expect(await reader).toBeGreaterThan(20);
-    expect(seen).toEqual([]);
-    await store.settle();
-    await store.gc();
-    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
-    await store.close();
-  });
-
-  test("a re-ingest that overtakes another still in flight removes the old chunks only when it commits", async () => {
-    let abandon = false;
-    const store = await openStore(tmp(), {
-      faults: {
-        afterPending: () => {
-          if (!abandon) return;
-          abandon = false;
-          throw new Error("injected: the writer died after step 1");
-        },
-      },
+      embedder.release();
+      await store.settle();
+      for (const mode of MODES) {
+        const { results } = await store.search({ query: "wombat burrow survey", k: 5, mode });
+        expect(results.map((r) => r.text), mode).toEqual(["wombat burrow survey, second edition"]);
+      }
+      await store.close();
     });
-    const doc = { doc_id: "ledger.md" };
-    await store.replaceDocument(doc, ["alpha", "bravo", "charlie"].map((w) => ({ chunk_id: w, text: `${w} ledger, edition 0` })));
-    const served = async () => (await store.search({ query: "ledger edition", k: 10, mode: "keyword" })).results.map((r) => r.text).sort();
-    const edition0 = ["alpha ledger, edition 0", "bravo ledger, edition 0", "charlie ledger, edition 0"];
-    // Edition 1 keeps only alpha; its writer dies after step 1. Edition 2, the same shape, overtakes it and dies too.
-    for (const edition of [1, 2]) {
-      abandon = true;
-      await expect(store.replaceDocument(doc, [{ chunk_id: "alpha", text: `alpha ledger, edition ${edition}` }])).rejects.toThrow(/injected/);
-      expect(await served(), `after edition ${edition}'s step 1`).toEqual(edition0);
-    }
-    await store.recover();
-    expect(await served()).toEqual(["alpha ledger, edition 2"]);
-    await store.gc();
-    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
-    await store.close();
+
+    test("a chunk Lance finds only through its pending rewrite's row is scored by its committed version", async () => {
+      let failCommit = false;
+      const store = await open({
+        faults: {
+          duringCommit: () => {
+            if (failCommit) throw new Error("injected: step 3 never happens");
+          },
+        },
+      });
+      await store.indexMany([
+        { chunk_id: "x", text: "zebra stripes on the savanna" },
+        ...Array.from({ length: 11 }, (_, i) => ({ chunk_id: `o${i}`, text: `lion pride ${i} resting` })),
+      ]);
+      // Twelve rewrites reach Lance but never commit: twelve rows identical to the query fill Lance's answer for k=1
+      // (12 rows), pushing out x's committed row; every chunk is still served in its committed version.
+      failCommit = true;
+      await expect(store.indexMany(["x", ...Array.from({ length: 11 }, (_, i) => `o${i}`)].map((id) => ({ chunk_id: id, text: "zebra" })))).rejects.toThrow(/injected/);
+      const { results } = await store.search({ query: "zebra", k: 1, mode: "vector" });
+      expect(results.map((r) => [r.chunk_id, r.text])).toEqual([["x", "zebra stripes on the savanna"]]);
+      expect(results[0]!.score).toBeLessThan(0.99);
+      await store.close();
+    });
+
+    test("re-ingesting a changed file switches from the old chunks to the new ones at once: searches see one version, never neither or both", async () => {
+      const dir = tmp();
+      const file = join(tmp(), "ledger.md");
+      const store = await openStore(dir, { background: true, gcIntervalMs: 50 }, backend);
+      // Versions of one file with 2 to 6 sections, every section carrying the version and the file's own word.
+      const edition = (v: number) =>
+        Array.from({ length: 2 + (v % 5) }, (_, s) => `# Section ${s}\n\nnarwhalledger edition ${v} section ${s}. ${"Tusks and ice floes. ".repeat(40)}`).join("\n\n");
+      const sections = (v: number) => 2 + (v % 5);
+      writeFileSync(file, edition(0));
+      await ingestFiles(store, [{ path: file, explicit: true }]);
+      let ingesting = true;
+      const seen: string[] = [];
+      const reader = (async () => {
+        let n = 0;
+        while (ingesting) {
+          const mode = MODES[n++ % MODES.length]!;
+          const { results } = await store.search({ query: "narwhalledger edition section", k: 20, mode, doc_id: file });
+          const editions = new Set(results.map((r) => Number(/edition (\d+)/.exec(r.text)?.[1])));
+          const [only] = editions;
+          if (editions.size !== 1 || only === undefined || results.length !== sections(only)) {
+            seen.push(`${mode}: ${results.length} chunks of editions ${[...editions].join(",") || "none"}`);
+          }
+        }
+        return n;
+      })();
+      for (let v = 1; v <= 25; v++) {
+        writeFileSync(file, edition(v));
+        const [outcome] = await ingestFiles(store, [{ path: file, explicit: true }]);
+        expect(outcome).toMatchObject({ status: "indexed" });
+      }
+      ingesting = false;
+      expect(await reader).toBeGreaterThan(20);
+      expect(seen).toEqual([]);
+      await store.settle();
+      await store.gc();
+      expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
+      await store.close();
+    });
+
+    test("a re-ingest that overtakes another still in flight removes the old chunks only when it commits", async () => {
+      let abandon = false;
+      const store = await open({
+        faults: {
+          afterPending: () => {
+            if (!abandon) return;
+            abandon = false;
+            throw new Error("injected: the writer died after step 1");
+          },
+        },
+      });
+      const doc = { doc_id: "ledger.md" };
+      await store.replaceDocument(doc, ["alpha", "bravo", "charlie"].map((w) => ({ chunk_id: w, text: `${w} ledger, edition 0` })));
+      const served = async () => (await store.search({ query: "ledger edition", k: 10, mode: "keyword" })).results.map((r) => r.text).sort();
+      const edition0 = ["alpha ledger, edition 0", "bravo ledger, edition 0", "charlie ledger, edition 0"];
+      // Edition 1 keeps only alpha; its writer dies after step 1. Edition 2, the same shape, overtakes it and dies too.
+      for (const edition of [1, 2]) {
+        abandon = true;
+        await expect(store.replaceDocument(doc, [{ chunk_id: "alpha", text: `alpha ledger, edition ${edition}` }])).rejects.toThrow(/injected/);
+        expect(await served(), `after edition ${edition}'s step 1`).toEqual(edition0);
+      }
+      await store.recover();
+      expect(await served()).toEqual(["alpha ledger, edition 2"]);
+      await store.gc();
+      expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
+      await store.close();
+    });
   });
 
   test("a reader in one process sees another process's rewrites without ever missing a chunk", async () => {

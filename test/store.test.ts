@@ -3,7 +3,8 @@ import { HashEmbedder } from "../src/embed/hash.js";
 import { existsSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../src/store/errors.js";
-import { Store } from "../src/store/store.js";
+import { Store, type StoreOptions } from "../src/store/store.js";
+import { storeBackends } from "./helpers/backends.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
 import { DIM, openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
@@ -14,10 +15,12 @@ async function lanceVersion(store: Awaited<ReturnType<typeof openStore>>): Promi
   return (await store.status()).lance?.version ?? 0;
 }
 
-describe("write", () => {
+describe.each(storeBackends())("write ($name)", (backend) => {
+  const open = (options: Partial<StoreOptions> = {}) => openStore(tmp(), options, backend);
+
   test("index commits, search finds it, re-index of the same content is unchanged without embedding", async () => {
     const embedder = new FaultyEmbedder();
-    const store = await openStore(tmp(), { embedder });
+    const store = await open({ embedder });
     const first = await store.index({ text: "Kestrels hover over motorway verges", chunk_id: "k1", metadata: { b: 1, a: "x" } });
     expect(first).toMatchObject({ chunk_id: "k1", status: "committed" });
     expect(first.content_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -39,7 +42,7 @@ describe("write", () => {
   });
 
   test("a chunk_id derived from content makes indexing the same text idempotent", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     const a = await store.index({ text: "same words", doc_id: "d" });
     const b = await store.index({ text: "same words", doc_id: "d" });
     const c = await store.index({ text: "same words", doc_id: "other" });
@@ -50,7 +53,7 @@ describe("write", () => {
   });
 
   test("a batch of N chunks is one Lance commit", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     // Past the size below which each write also refreshes the keyword index (a second commit).
     await store.indexMany(Array.from({ length: 2000 }, (_, i) => ({ text: `warm-up chunk ${i}`, chunk_id: `w${i}` })));
     const before = await lanceVersion(store);
@@ -63,7 +66,7 @@ describe("write", () => {
   });
 
   test("concurrent single-chunk writes are grouped into few Lance commits", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.index({ text: "warm-up", chunk_id: "w" });
     const before = await lanceVersion(store);
     const n = 100;
@@ -76,7 +79,7 @@ describe("write", () => {
   });
 
   test("wait:false returns pending at once and a background worker commits", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     const result = await store.index({ text: "deferred embedding of this chunk", chunk_id: "p" }, { wait: false });
     expect(result.status).toBe("pending");
     await store.settle();
@@ -87,14 +90,14 @@ describe("write", () => {
   });
 
   test("duplicate ids in one batch are refused before anything is written", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     await expect(store.indexMany([{ text: "a", chunk_id: "x" }, { text: "b", chunk_id: "x" }])).rejects.toThrow(/appears more than once/);
     expect((await store.status()).chunks).toBe(0);
     await store.close();
   });
 
   test("replaceDocument swaps a document's chunks in one step", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.replaceDocument({ doc_id: "guide.md" }, [
       { text: "old first part about herons", chunk_id: "g#0" },
       { text: "old second part about egrets", chunk_id: "g#1" },
@@ -110,7 +113,7 @@ describe("write", () => {
 
   test("a pending replacement whose new chunk another replacement removes still carries out its own removals", async () => {
     const embedder = new FaultyEmbedder();
-    const store = await openStore(tmp(), { embedder });
+    const store = await open({ embedder });
     await store.index({ chunk_id: "x", text: "xerus burrow notes", doc_id: "east.md" });
     await store.index({ chunk_id: "y", text: "yapok river notes", doc_id: "west.md" });
     // west.md becomes just x, moved over from east.md; acknowledged as pending, its write held before step 2.
@@ -214,9 +217,11 @@ describe("bad input and faults leave the store unchanged", () => {
   });
 });
 
-describe("search", () => {
+describe.each(storeBackends())("search ($name)", (backend) => {
+  const open = (options: Partial<StoreOptions> = {}) => openStore(tmp(), options, backend);
+
   test("filters by collection and doc_id inside Lance and still returns k results", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     const chunks = [];
     for (let i = 0; i < 60; i++) {
       chunks.push({ text: `river otter note ${i}`, chunk_id: `n${i}`, collection: i % 3 === 0 ? "wildlife" : "misc", doc_id: `doc${i % 2}` });
@@ -235,7 +240,7 @@ describe("search", () => {
   });
 
   test("over-fetches past stale, deleted and filtered rows until k results are found", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     // 40 near-identical chunks that will be deleted rank above the survivors.
     await store.indexMany(Array.from({ length: 40 }, (_, i) => ({ text: `alpha beta gamma ${i}`, chunk_id: `gone${i}` })));
     await store.indexMany(Array.from({ length: 8 }, (_, i) => ({ text: `alpha beta gamma delta epsilon zeta eta theta ${i}`, chunk_id: `keep${i}`, metadata: { tags: ["keep", i % 2 ? "odd" : "even"] } })));
@@ -251,7 +256,7 @@ describe("search", () => {
 
   test("a chunk whose rewrite is pending is served in its committed version, never the pending one, never twice", async () => {
     const embedder = new FaultyEmbedder();
-    const store = await openStore(tmp(), { embedder });
+    const store = await open({ embedder });
     const first = await store.index({ text: "lighthouse keeper logbook", chunk_id: "l" });
     await store.index({ text: "lighthouse lamp maintenance", chunk_id: "m" });
     // The new text of "l" is written (step 1) but its vector never arrives:
@@ -272,7 +277,7 @@ describe("search", () => {
   });
 
   test("min_score and max_chars shape the results", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.index({ text: "exact phrase about sandpipers on mudflats", chunk_id: "s" });
     await store.index({ text: "unrelated: quarterly tax filing deadlines", chunk_id: "t" });
     const { results } = await store.search({ query: "exact phrase about sandpipers on mudflats", k: 5, mode: "vector", min_score: 0.5, max_chars: 11 });
@@ -284,7 +289,7 @@ describe("search", () => {
 
   test("an empty, never-bound store answers searches without loading a model", async () => {
     const embedder = new FaultyEmbedder();
-    const store = await openStore(tmp(), { embedder });
+    const store = await open({ embedder });
     expect((await store.search({ query: "anything" })).results).toEqual([]);
     expect(embedder.calls).toBe(0);
     expect((await store.status()).model).toMatchObject({ bound: false, provider: "hash" });
@@ -292,9 +297,11 @@ describe("search", () => {
   });
 });
 
-describe("delete and GC", () => {
+describe.each(storeBackends())("delete and GC ($name)", (backend) => {
+  const open = (options: Partial<StoreOptions> = {}) => openStore(tmp(), options, backend);
+
   test("a deleted chunk vanishes at once; GC then removes its vector and its tombstone", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.indexMany([
       { text: "first document chunk", chunk_id: "a", doc_id: "doc" },
       { text: "second document chunk", chunk_id: "b", doc_id: "doc" },
@@ -318,7 +325,7 @@ describe("delete and GC", () => {
   });
 
   test("re-indexing a deleted chunk before GC brings it back, and GC spares it", async () => {
-    const store = await openStore(tmp());
+    const store = await open();
     await store.index({ text: "phoenix rising", chunk_id: "p" });
     await store.delete({ chunk_id: "p" });
     await store.index({ text: "phoenix rising again", chunk_id: "p" });
@@ -330,7 +337,7 @@ describe("delete and GC", () => {
 
   test("a background write overtaken while it embeds (rewritten, or deleted, and GC run) adds no row to Lance", async () => {
     const embedder = new FaultyEmbedder();
-    const store = await openStore(tmp(), { embedder });
+    const store = await open({ embedder });
     await store.indexMany([
       { chunk_id: "r", text: "heron census, first count" },
       { chunk_id: "d", text: "egret census, first count" },
@@ -358,7 +365,7 @@ describe("delete and GC", () => {
   });
 
   test("background GC runs shortly after a delete", async () => {
-    const store = await openStore(tmp(), { background: true });
+    const store = await open({ background: true });
     await store.index({ text: "short-lived", chunk_id: "s" });
     await store.delete({ chunk_id: "s" });
     await expect.poll(async () => (await store.status()).counts.tombstone, { timeout: 30_000, interval: 100 }).toBe(0);

@@ -21,6 +21,7 @@ export function renderStatus(s: StatusReport): string {
     : "no vector table yet";
   return [
     `data dir        ${s.data_dir}`,
+    ...(s.database === null ? [] : [`database        ${s.database}`]),
     `vectors         ${s.vectors.uri}${s.vectors.uri.startsWith("s3://") ? ` (${s.vectors.detail})` : ""}`,
     `model           ${model}`,
     `chunks          ${s.chunks}`,

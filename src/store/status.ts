@@ -1,5 +1,6 @@
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import type { StoreCore } from "./core.js";
+import { redactedUrl } from "./postgres/url.js";
 import { reindexState } from "./reindex.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport, StatusReport } from "./types.js";
@@ -44,6 +45,7 @@ export async function statusReport(core: StoreCore, chunkIds?: readonly string[]
       ? { target: modelKey(reindex.target), table: reindex.table, done: await meta.chunksUpTo(reindex.cursor), total: counts.chunks, started_at: reindex.started_at }
       : null,
     data_dir: core.paths.root,
+    database: core.options.database === undefined ? null : redactedUrl(core.options.database),
     vectors: { uri: core.storage.location.uri, ...core.storage.conditionalPut },
   };
   if (chunkIds) {

@@ -15,9 +15,9 @@ import type { WatchedWork } from "./watchdog.js";
  */
 export interface FaultHooks {
   afterPending?: () => void | Promise<void>;
+  /** Step 2's Lance write is done and the commit lock still held: a process killed here must not block the others. */
+  insideCommitLock?: () => void | Promise<void>;
   afterLanceWrite?: () => void | Promise<void>;
-  /** Inside the commit lock, after step 2's Lance write: a process killed here must not block the others' commits. */
-  whileCommitLocked?: () => void | Promise<void>;
   duringCommit?: () => void;
   betweenGcDeletes?: () => void | Promise<void>;
 }
@@ -163,6 +163,8 @@ export interface StatusReport {
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
+  /** The PostgreSQL database holding the metadata (`--database`, password hidden), or null for SQLite in the data directory. */
+  database: string | null;
   /** Where the Lance tables are (a directory or an s3:// prefix) and what the start-up probe found about conditional PUTs there. */
   vectors: { uri: string } & ConditionalPutReport;
   chunk_states?: {

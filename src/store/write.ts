@@ -166,7 +166,7 @@ export class Writer {
       const rows = unique.filter((r) => pending.has(r.generation));
       // Recorded before the lock is released, so the next writer in any process refreshes first.
       if (rows.length > 0) await core.meta.noteLanceVersion(table.name, await table.insert(rows));
-      await core.options.faults?.whileCommitLocked?.();
+      await core.options.faults?.insideCommitLock?.();
       const folded = await core.watchdog.watch("keyword index refresh", core.options.writeFoldLimitMs, () => table.foldIfSmall());
       if (folded) await core.meta.noteLanceVersion(table.name, folded);
     });

@@ -68,6 +68,7 @@ const statusOutput = z.object({
     .nullable()
     .describe("A re-embedding with another model (retrieval-mcp reindex) in progress: chunks copied so far of the total; null when none runs."),
   data_dir: z.string(),
+  database: z.string().nullable().describe("The PostgreSQL database holding chunks and commit state (password hidden); null when they are in SQLite in data_dir."),
   vectors: z
     .object({
       uri: z.string().describe("Where the vector tables are: a directory, or an s3:// prefix."),
@@ -139,6 +140,7 @@ function toOutput(report: StatusReport, ingest: IngestActivityReport | null): St
     maintenance_running: report.maintenance_running,
     reindex: report.reindex,
     data_dir: report.data_dir,
+    database: report.database,
     vectors: report.vectors,
     ingest,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),

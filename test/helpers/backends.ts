@@ -55,3 +55,8 @@ export const POSTGRES: TestBackend = {
 export function storeBackends(): TestBackend[] {
   return "off" in inject("postgres") ? [SQLITE] : [SQLITE, POSTGRES];
 }
+
+/** The environment that tells a worker process (test/fixtures) to open the same store: its database, if it has one. */
+export function workerEnv(location: StoreLocation): Record<string, string> {
+  return location.database === undefined ? {} : { WORKER_DATABASE: location.database };
+}

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +27,7 @@ export const INSTALL_HINT =
   "at a PostgreSQL superuser URL, or set RETRIEVAL_MCP_TEST_POSTGRES=off to leave the PostgreSQL tests out of this run.";
 
 /** The superuser's password: host connections need one (auth failures are tested), the socket trusts. */
-const PASSWORD = "retrieval-mcp-test";
+const PASSWORD = "Pg-Test-Secret-7f3a";
 
 function binDir(): string {
   const candidates: string[] = [];
@@ -61,13 +61,51 @@ function freePort(): Promise<number> {
   });
 }
 
+const PREFIX = "retrieval-mcp-pg-";
+
+/** The pg_ctl command line, through runuser as root. */
+function pgCommand(bin: string, tool: string, args: string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", join(bin, tool), ...args]] : [join(bin, tool), args];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Clusters of earlier runs whose test process died before its teardown
+ * (killed, or interrupted twice): each records its owner's pid. Stopped
+ * and removed, so they pile up neither as processes nor as temp folders.
+ */
+function stopAbandoned(bin: string): void {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, "owner"), "utf8"));
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(owner) || alive(owner)) continue;
+    spawnSync(...pgCommand(bin, "pg_ctl", ["-D", join(dir, "data"), "-m", "immediate", "stop"]));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startPostgresCluster(): Promise<PostgresCluster> {
   const bin = binDir();
+  stopAbandoned(bin);
   const root = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), "retrieval-mcp-pg-"));
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
+  writeFileSync(join(dir, "owner"), String(process.pid));
   const data = join(dir, "data");
   const run = (tool: string, args: string[]) => {
-    const [command, argv] = root ? ["runuser", ["-u", "postgres", "--", join(bin, tool), ...args]] : [join(bin, tool), args];
+    const [command, argv] = pgCommand(bin, tool, args);
     try {
       return execFileSync(command, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
@@ -104,7 +142,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
       },
     };
   } catch (error) {
-    spawnSync(root ? "runuser" : join(bin, "pg_ctl"), root ? ["-u", "postgres", "--", join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"] : ["-D", data, "-m", "immediate", "stop"]);
+    spawnSync(...pgCommand(bin, "pg_ctl", ["-D", data, "-m", "immediate", "stop"]));
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
