@@ -89,6 +89,10 @@ describe.skipIf("off" in inject("postgres"))("--database on the command line", (
     expect(notPostgres.code).toBe(2);
     expect(notPostgres.stderr).toMatch(/--database must be a PostgreSQL URL such as postgres:\/\/user@host:5432\/retrieval/);
     expect(notPostgres.stderr).not.toContain("secret");
+    const unparseable = await runCli(["status", "--data-dir", dir, "--database", "postgres://me:p@ss@127.0.0.1:99999/db"]);
+    expect(unparseable.code).toBe(2);
+    expect(unparseable.stderr).toMatch(/--database is not a valid URL: check the port \(at most 65535\).*percent-encode/);
+    expect(unparseable.stderr).not.toContain("p@ss");
 
     const server = new URL(postgresServerUrl());
     const closed = new URL(server);

@@ -4,7 +4,7 @@ import { DEFAULT_DTYPE, DTYPES, type Dtype } from "../embed/options.js";
 import { logger } from "../log/logger.js";
 import { StoreError } from "../store/errors.js";
 import { dataPaths, defaultDataDir } from "../store/paths.js";
-import { isPostgresUrl, redactedUrl } from "../store/postgres/url.js";
+import { postgresUrlProblem } from "../store/postgres/url.js";
 import { vectorsLocation, type VectorsOptions } from "../store/vectors-location.js";
 import { UsageError, type Command, type CommandContext, type OptionSpec } from "./command.js";
 
@@ -107,9 +107,8 @@ export function parseInvocation(argv: readonly string[], commands: readonly Comm
   const dataDir = stringValue(values, "data-dir") ?? fromEnv(env, "RETRIEVAL_MCP_DATA_DIR") ?? defaultDataDir(env);
   if (dataDir.trim() === "") throw new UsageError("--data-dir must not be empty.", command.name);
   const database = stringValue(values, "database") ?? fromEnv(env, "RETRIEVAL_MCP_DATABASE_URL");
-  if (database !== undefined && !isPostgresUrl(database)) {
-    throw new UsageError(`--database must be a PostgreSQL URL such as postgres://user@host:5432/retrieval, got ${JSON.stringify(redactedUrl(database))}.`, command.name);
-  }
+  const databaseProblem = database === undefined ? null : postgresUrlProblem(database);
+  if (databaseProblem !== null) throw new UsageError(`--database ${databaseProblem}.`, command.name);
   const storage = storageOptions(values, env, dataDir, command.name);
   const embedderSpec = stringValue(values, "embedder") ?? fromEnv(env, "RETRIEVAL_MCP_EMBEDDER") ?? DEFAULT_EMBEDDER_SPEC;
   const modelPath = stringValue(values, "model-path");
