@@ -5,6 +5,7 @@ import { commandHelp, generalHelp } from "./cli/help.js";
 import { parseInvocation } from "./cli/parse.js";
 import { gcCommand } from "./commands/gc.js";
 import { ingestCommand } from "./commands/ingest.js";
+import { migrateCommand } from "./commands/migrate.js";
 import { reindexCommand } from "./commands/reindex.js";
 import { searchCommand } from "./commands/search.js";
 import { serveCommand } from "./commands/serve.js";
@@ -13,7 +14,7 @@ import { verifyCommand } from "./commands/verify.js";
 import { errorMessage } from "./store/errors.js";
 import { packageVersion } from "./version.js";
 
-const COMMANDS: readonly Command[] = [serveCommand, statusCommand, searchCommand, ingestCommand, gcCommand, verifyCommand, reindexCommand];
+const COMMANDS: readonly Command[] = [serveCommand, statusCommand, searchCommand, ingestCommand, gcCommand, verifyCommand, reindexCommand, migrateCommand];
 
 async function main(argv: readonly string[]): Promise<number> {
   try {

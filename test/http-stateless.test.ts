@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { roundRobin } from "./helpers/balancer.js";
 import { assertBuilt, runCli } from "./helpers/cli.js";
 import { serveHttp, type ServingProcess } from "./helpers/clients.js";
 import { ok } from "./helpers/mcp.js";
@@ -15,50 +14,6 @@ import { useTempDirs } from "./helpers/tmp.js";
 
 const tempDir = useTempDirs();
 const TOKEN = "stateless-token-0123456789abcdef0123";
-
-interface Forwarded {
-  replica: number;
-  method: string;
-  /** The JSON-RPC method of a POST; "" for other requests. */
-  rpc: string;
-}
-
-/** A load balancer at its simplest: each request goes to the next replica in turn, whatever came before. */
-async function roundRobin(targets: readonly string[]): Promise<{ url: string; log: Forwarded[]; close: () => Promise<void> }> {
-  const log: Forwarded[] = [];
-  let next = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      const replica = next++ % targets.length;
-      const target = new URL(targets[replica]!);
-      let rpc = "";
-      try {
-        rpc = (JSON.parse(body.toString()) as { method?: string }).method ?? "";
-      } catch {
-        // Not JSON (a GET has no body): recorded without a method.
-      }
-      log.push({ replica, method: req.method ?? "", rpc });
-      const out = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-      });
-      out.on("error", () => res.destroy());
-      out.end(body);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    log,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 beforeAll(assertBuilt);
 

@@ -3,7 +3,6 @@ import { errorMessage } from "./errors.js";
 import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
-import { maintenanceNeedsCommitLock } from "./vector-storage.js";
 import { VectorTable } from "./vector-table.js";
 import { reconcile } from "./verify.js";
 import type { Writer } from "./write.js";
@@ -182,10 +181,10 @@ export class Maintenance {
   /**
    * Compacts Lance, folds new rows into every index, prunes old versions,
    * and builds the ANN index past its threshold (or trains it again once
-   * the table has outgrown it). Not under the writer lock: writes only ever
-   * insert rows, which Lance commits beside a compaction; a GC delete that
-   * collides with one fails and is retried by the next GC. (Under it on an
-   * object store without conditional PUTs: besideWriters.) Under the
+   * the table has outgrown it). Not under the writer lock (except where the
+   * object store does not enforce conditional PUTs, see besideWrites):
+   * writes only ever insert rows, which Lance commits beside a compaction;
+   * a GC delete that collides with one fails and is retried by the next GC. Under the
    * watchdog: an optimize that hangs is reported, not waited for.
    */
   optimize(): Promise<RunReport> {
@@ -194,8 +193,12 @@ export class Maintenance {
       const table = await core.vectorsIfBound();
       if (!table) return { skipped: "no vectors yet" };
       core.commitsSinceOptimize = 0;
-      await core.catchUp(table);
-      const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () => this.besideWriters(() => table.optimize(core.options.keepVersionsMs)));
+      const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () =>
+        core.besideWrites(async () => {
+          await core.catchUp(table);
+          return table.optimize(core.options.keepVersionsMs);
+        }),
+      );
       if (version === undefined) return { still_running: true };
       await core.meta.noteLanceVersion(table.name, version);
       const rows = await table.countRows();
@@ -245,17 +248,11 @@ export class Maintenance {
     const { core } = this;
     this.annBuild ??= core.watchdog
       .watch("vector index build", core.options.indexBuildLimitMs, async () => {
-        await core.meta.noteLanceVersion(table.name, await this.besideWriters(() => table.createVectorIndex(rows)));
+        await core.meta.noteLanceVersion(table.name, await core.besideWrites(() => table.createVectorIndex(rows)));
         await core.meta.setSetting(annTrainedKey(table), rows);
       })
       .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
       .finally(() => (this.annBuild = null));
-  }
-
-  /** A maintenance commit: beside writers, or under their lock on an object store that would let it overwrite theirs (see maintenanceNeedsCommitLock). */
-  private besideWriters<T>(commit: () => Promise<T>): Promise<T> {
-    const { core } = this;
-    return maintenanceNeedsCommitLock(core.storage) ? core.assertWritable().run(commit) : commit();
   }
 
   /** Tables a reindex replaced, once every reader has had time to move to the new one. */

@@ -25,19 +25,6 @@ export async function openVectorStorage(location: VectorsLocation, options: { wr
   return { storage: { location, conditionalPut }, connection: await connectLance(location) };
 }
 
-/**
- * Whether maintenance's Lance commits (compaction, index builds) must also
- * be taken under the commit lock. Where the object store enforces
- * conditional PUTs, a compaction that races a write loses the race with an
- * error and Lance retries it on the new version, so maintenance runs beside
- * writers. Where it does not (or the probe could not tell), the later commit
- * silently replaces the earlier one and acknowledged rows vanish from Lance,
- * so there writers wait for maintenance instead.
- */
-export function maintenanceNeedsCommitLock({ location, conditionalPut }: VectorStorage): boolean {
-  return location.kind === "s3" && conditionalPut.conditional_put !== true;
-}
-
 /** The probe's outcome as one log line at open, with what it means for lost commits; null for a local directory. */
 export function probeLogLine({ location, conditionalPut }: VectorStorage): { message: string; level: "info" | "warning" } | null {
   if (location.kind !== "s3") return null;

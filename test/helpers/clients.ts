@@ -5,6 +5,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LoggingMessageNotificationSchema, type CallToolResult, type LoggingMessageNotification } from "@modelcontextprotocol/sdk/types.js";
 import { CLI, cleanEnv } from "./cli.js";
+import { spawnTs } from "./processes.js";
 
 export interface Connected {
   client: Client;
@@ -53,12 +54,20 @@ export interface ServingProcess {
 }
 
 /** `node dist/cli.js serve --transport http --port 0 <args>`, resolved once it says where it listens. */
-export async function serveHttp(args: readonly string[], env: Record<string, string> = {}): Promise<ServingProcess> {
-  const child = spawn(process.execPath, [CLI, "serve", "--transport", "http", "--port", "0", ...args], { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+export function serveHttp(args: readonly string[], env: Record<string, string> = {}): Promise<ServingProcess> {
+  return whenListening(spawn(process.execPath, [CLI, "serve", "--transport", "http", "--port", "0", ...args], { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] }));
+}
+
+/** An HTTP server fixture (a TypeScript file run through tsx) that logs "listening on <url>" to stderr, as `serve` does. */
+export function serveFixture(file: string, env: Record<string, string> = {}): Promise<ServingProcess> {
+  return whenListening(spawnTs(file, [], cleanEnv(env)));
+}
+
+async function whenListening(child: ChildProcess): Promise<ServingProcess> {
   let stderr = "";
   const exited = once(child, "exit");
   const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       stderr += d;
       const match = /listening on (http:\/\/\S+\/mcp)/.exec(stderr);
       if (match) resolve(match[1]!);
@@ -70,7 +79,7 @@ export async function serveHttp(args: readonly string[], env: Record<string, str
     child,
     stderr: () => stderr,
     stop: async () => {
-      child.kill("SIGTERM");
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       const [code] = await exited;
       return code as number | null;
     },
