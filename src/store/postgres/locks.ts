@@ -127,8 +127,17 @@ export class MaintenanceLease {
     this.session = new LockSession(url, log, "maintenance lock");
   }
 
+  private asking: Promise<boolean> | null = null;
+
   /** Whether this replica leads maintenance now, taking the lead if no live replica holds it. */
-  async leads(): Promise<boolean> {
+  leads(): Promise<boolean> {
+    // Each maintenance timer asks when it fires, sometimes at once; the
+    // lock's one client runs one query at a time (pg deprecates queueing).
+    this.asking ??= this.ask().finally(() => (this.asking = null));
+    return this.asking;
+  }
+
+  private async ask(): Promise<boolean> {
     if (this.holder && (await this.session.alive(this.holder))) return true;
     this.holder = null;
     const client = await this.session.get();
