@@ -13,6 +13,9 @@ export interface IngestRow {
   commits: number;
 }
 
+/** A workload row's columns as the raw reference writes them. */
+const rawRow = (w: Workload) => ({ chunkId, docId, text: (i: number) => w.texts[i]! });
+
 async function storeVersion(store: Store): Promise<number> {
   return (await store.status()).lance?.version ?? 0;
 }
@@ -25,7 +28,7 @@ async function storeVersion(store: Store): Promise<number> {
  */
 export async function ingestBatched(w: Workload, store: Store, raw: lancedb.Table, chunks: number, batch: number): Promise<{ store: IngestRow; raw: IngestRow }> {
   await store.indexMany([input(w, 0)]);
-  await mergeInsert(raw, arrowBatch(w.dimension, w.vectors, 0, 1, chunkId, docId));
+  await mergeInsert(raw, arrowBatch(w.dimension, w.vectors, 0, 1, rawRow(w)));
   const storeBefore = await storeVersion(store);
   const rawBefore = await raw.version();
   let storeMs = 0;
@@ -39,7 +42,7 @@ export async function ingestBatched(w: Workload, store: Store, raw: lancedb.Tabl
     };
     const viaRaw = async () => {
       const started = performance.now();
-      await mergeInsert(raw, arrowBatch(w.dimension, w.vectors, from, to, chunkId, docId));
+      await mergeInsert(raw, arrowBatch(w.dimension, w.vectors, from, to, rawRow(w)));
       rawMs += performance.now() - started;
     };
     if (round % 2 === 0) {

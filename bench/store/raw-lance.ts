@@ -23,7 +23,10 @@ export interface RawHit {
 
 export async function createRawTable(dir: string, name: string, dimension: number): Promise<lancedb.Table> {
   const db = await lancedb.connect(dir);
-  return db.createEmptyTable(name, vectorSchema(dimension));
+  const table = await db.createEmptyTable(name, vectorSchema(dimension));
+  // The store keeps a BTREE on its MergeInsert key; without one each MergeInsert scans the table.
+  await table.createIndex("generation", { config: lancedb.Index.btree() });
+  return table;
 }
 
 export async function openRawTable(dir: string, name: string): Promise<lancedb.Table> {
@@ -31,18 +34,28 @@ export async function openRawTable(dir: string, name: string): Promise<lancedb.T
 }
 
 /** Rows `from`..`to` of `flat` as one Arrow batch, the vector column wrapping the floats without a copy. */
-export function arrowBatch(dimension: number, flat: Float32Array, from: number, to: number, chunkId: (i: number) => string, docId: (i: number) => string): import("apache-arrow").Table {
+export function arrowBatch(
+  dimension: number,
+  flat: Float32Array,
+  from: number,
+  to: number,
+  row: { chunkId: (i: number) => string; docId: (i: number) => string; text: (i: number) => string },
+): import("apache-arrow").Table {
   const schema = vectorSchema(dimension);
   const n = to - from;
-  const ids = Array.from({ length: n }, (_, j) => chunkId(from + j));
-  const docs = Array.from({ length: n }, (_, j) => docId(from + j));
+  const column = (f: (i: number) => string) => arrow.vectorFromArray(Array.from({ length: n }, (_, j) => f(from + j)), new arrow.Utf8()).data[0]!;
+  const field = (name: string) => schema.fields.find((f) => f.name === name)!.type;
   const columns = [
-    arrow.vectorFromArray(ids, new arrow.Utf8()).data[0]!,
-    arrow.makeData({ type: new arrow.Int64(), length: n, data: new BigInt64Array(n).fill(1n) }),
-    arrow.vectorFromArray(new Array<string>(n).fill("default"), new arrow.Utf8()).data[0]!,
-    arrow.vectorFromArray(docs, new arrow.Utf8()).data[0]!,
+    column(row.chunkId),
+    // One generation per row, as the store numbers versions: the MergeInsert key.
+    arrow.makeData({ type: new arrow.Int64(), length: n, data: BigInt64Array.from({ length: n }, (_, j) => BigInt(from + j + 1)) }),
+    column(() => "default"),
+    column(row.docId),
+    // The text the keyword index reads; the store writes it in the same MergeInsert.
+    column(row.text),
+    arrow.vectorFromArray(Array.from({ length: n }, () => []), field("meta")).data[0]!,
     arrow.makeData({
-      type: schema.fields[4]!.type,
+      type: field("vector"),
       length: n,
       nullCount: 0,
       child: arrow.makeData({ type: new arrow.Float32(), length: n * dimension, data: flat.subarray(from * dimension, to * dimension) }),
@@ -52,13 +65,9 @@ export function arrowBatch(dimension: number, flat: Float32Array, from: number, 
   return new arrow.Table(schema, new arrow.RecordBatch(schema, struct));
 }
 
-/** The store's step 2, verbatim: MergeInsert on chunk_id, replacing only older generations. */
+/** The store's step 2, verbatim: MergeInsert on the generation, inserting versions not there yet. */
 export async function mergeInsert(table: lancedb.Table, batch: import("apache-arrow").Table): Promise<number> {
-  const result = await table
-    .mergeInsert("chunk_id")
-    .whenMatchedUpdateAll({ where: "target.generation < source.generation" })
-    .whenNotMatchedInsertAll()
-    .execute(batch);
+  const result = await table.mergeInsert("generation").whenNotMatchedInsertAll().execute(batch);
   return result.version;
 }
 
