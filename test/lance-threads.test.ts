@@ -34,11 +34,11 @@ describe("the watchdog", () => {
     const hung = new Promise<string>((resolve) => (finish = () => resolve("done late")));
     expect(await watchdog.watch("index build", 20, () => hung)).toBeUndefined();
     expect(watchdog.report()).toMatchObject([{ kind: "index build", stuck: true }]);
-    expect(lines.join("\n")).toMatch(/index build has been running for 0 s and may be stuck; the store goes on without waiting for it\. .*LANCE_CPU_THREADS/);
+    expect(lines.join("\n")).toMatch(/index build has been running for \d+ s and may be stuck; the store goes on without waiting for it\. .*LANCE_CPU_THREADS/);
     finish();
     await hung;
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(watchdog.report()).toEqual([]);
+    // The watchdog hears of the end through its own continuation of the work's promise; on a loaded machine that is a few turns later.
+    await expect.poll(() => watchdog.report()).toEqual([]);
     expect(lines.at(-1)).toMatch(/index build finished after \d+ s, past its limit/);
   });
 
