@@ -77,7 +77,7 @@ describe("checkTargets", () => {
       batched: { chunks: 10_000, ms: 2_000, embedMs: 500, commits: 10 },
       singles: { chunks: 1_000, ms: 1_100, embedMs: 100, commits: 30 },
       singlesConcurrency: 64,
-      raw: { chunks: 10_000, ms: 1_000 },
+      raw: { chunks: 10_000, ms: 1_000, commits: 10, compactMs: 0 },
       embedding: { chunks: 10_000, ms: 500 },
       events: [],
       largestUnindexed: 0,

@@ -154,12 +154,14 @@ export async function measureCheckpoint(ctx: Context, chunks: number, ingest: Se
     log("bench", `${n} chunks: ${storeName ? `store ${storeName}` : `raw LanceDB ${rawName}`}: p50 ${r.latency.p50.toFixed(1)} ms, p95 ${r.latency.p95.toFixed(1)} ms over ${r.queries} queries`);
   }
 
+  const rawDiskMb = diskMb(ctx.rawDir);
+  await ctx.raw.dropSearchIndexes();
   const snapshot = await ctx.store.call("snapshot", null);
   return {
     chunks,
     ingest,
     foldIn,
-    raw: { compactMs: compact.ms, vectorIndexMs: vectorIndex.ms, textIndexMs: textIndex.ms, partitions: partitionsFor(chunks), diskMb: diskMb(ctx.rawDir) },
+    raw: { compactMs: compact.ms, vectorIndexMs: vectorIndex.ms, textIndexMs: textIndex.ms, partitions: partitionsFor(chunks), diskMb: rawDiskMb },
     store,
     rawSearch,
     indexes: snapshot.indexes,

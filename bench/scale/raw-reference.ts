@@ -61,9 +61,19 @@ export class RawReference {
       .execute(new arrow.Table(this.schema, new arrow.RecordBatch(this.schema, struct)));
   }
 
-  /** Compacts the many small fragments batched inserts leave and drops old versions. */
+  /** Compacts the small fragments batched inserts leave, folds new rows into the key index and drops old versions. */
   async compact(): Promise<void> {
     await this.table.optimize({ cleanupOlderThan: new Date() });
+  }
+
+  /**
+   * Drops the vector and full-text indexes once a checkpoint is measured:
+   * the next checkpoint builds them afresh, and meanwhile the reference's
+   * ingest is MergeInsert alone, the upper bound the store is compared with.
+   */
+  async dropSearchIndexes(): Promise<void> {
+    const present = new Set((await this.table.listIndices()).map((i) => i.name));
+    for (const name of [VECTOR_INDEX, TEXT_INDEX]) if (present.has(name)) await this.table.dropIndex(name);
   }
 
   /** Builds the ANN index afresh over every row (trained on the table as it is now). */
@@ -86,7 +96,8 @@ export class RawReference {
 
   /** LanceDB's own full-text query: BM25 over the FTS index, best first. */
   async textSearch(query: string, limit: number): Promise<string[]> {
-    const result = await this.table.query().fullTextSearch(query, { columns: "text" }).select(["chunk_id"]).limit(limit).toArrow();
+    // `_score` selected explicitly: Lance warns on every query that leaves it out.
+    const result = await this.table.query().fullTextSearch(query, { columns: "text" }).select(["chunk_id", "_score"]).limit(limit).toArrow();
     const ids = result.getChild("chunk_id")!;
     return Array.from({ length: result.numRows }, (_, i) => ids.get(i) as string);
   }

@@ -34,8 +34,8 @@ export interface SegmentIngest {
   /** Concurrent store.index calls of one chunk each: the segment's last rows. */
   singles: IngestTiming | null;
   singlesConcurrency: number;
-  /** Raw LanceDB MergeInsert of the same rows in the same batches, vectors precomputed. */
-  raw: { chunks: number; ms: number };
+  /** Raw LanceDB MergeInsert of the same rows in the same batches, vectors precomputed; compaction every 50 commits timed apart. */
+  raw: { chunks: number; ms: number; commits: number; compactMs: number };
   /** The benchmark's own batched embedding of the same rows (for the raw table and the ground truth). */
   embedding: { chunks: number; ms: number };
   events: MaintenanceEvent[];
