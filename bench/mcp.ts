@@ -14,15 +14,16 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { embedderFromSpec } from "../src/embed/from-spec.js";
 import { Store } from "../src/store/store.js";
+import { CLI, startHttpServer } from "./http-server.js";
+import { seedStore } from "./seed.js";
 import { Corpus } from "./store/corpus.js";
+import { percentile } from "./store/stats.js";
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
 const EMBEDDER = "hash:384";
 const CORPUS_CHUNKS = 10_000;
 const CLIENTS = [1, 8, 32] as const;
@@ -62,11 +63,6 @@ let nextFresh = CORPUS_CHUNKS;
 
 // ------------------------------------------------------------------ stats
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 /** Runs `total` operations spread over the endpoints, each endpoint one at a time. */
 async function measure(path: string, endpoints: readonly Endpoint[], op: Op, total: number, idPrefix: string): Promise<Cell> {
   const count = total + WARMUP_OPS * endpoints.length;
@@ -96,7 +92,7 @@ async function measure(path: string, endpoints: readonly Endpoint[], op: Op, tot
   );
   const wallMs = performance.now() - started;
   latencies.sort((a, b) => a - b);
-  return { path, clients: endpoints.length, op, ops: total, p50: percentile(latencies, 50), p95: percentile(latencies, 95), perSecond: (total / wallMs) * 1000 };
+  return { path, clients: endpoints.length, op, ops: total, p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), perSecond: (total / wallMs) * 1000 };
 }
 
 // ------------------------------------------------------------------ endpoints
@@ -145,29 +141,6 @@ async function stdioEndpoint(dataDir: string): Promise<Endpoint> {
   const client = new Client({ name: "bench-stdio", version: "1" });
   await client.connect(transport);
   return clientEndpoint(client);
-}
-
-async function startHttpServer(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, "serve", "--transport", "http", "--port", "0", "--data-dir", dataDir, "--embedder", EMBEDDER], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-      const match = /listening on (http:\/\/\S+\/mcp)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    child.once("exit", () => reject(new Error(`the HTTP server exited: ${stderr}`)));
-  });
-  return {
-    url,
-    async stop() {
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
 }
 
 async function httpEndpoint(url: string): Promise<Endpoint> {
@@ -228,15 +201,6 @@ function printTable(cells: readonly Cell[]): void {
 
 // ------------------------------------------------------------------ main
 
-async function seed(dataDir: string): Promise<void> {
-  const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER) });
-  for (let i = 0; i < CORPUS_CHUNKS; i += 1000) {
-    await store.indexMany(Array.from({ length: 1000 }, (_, j) => ({ chunk_id: `seed-${i + j}`, text: corpus.chunk(i + j) })));
-  }
-  await store.optimize();
-  await store.close();
-}
-
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first.`);
   const dataDir = mkdtempSync(join(tmpdir(), "retrieval-mcp-bench-"));
@@ -259,14 +223,14 @@ async function main(): Promise<void> {
     // Other work on the machine shifts every number; the load average says how much there was.
     console.log(`bench:mcp on ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, node ${process.version}, embedder ${EMBEDDER}, search mode ${SEARCH_MODE}, load average ${loadavg()[0]!.toFixed(1)}`);
     let t = performance.now();
-    await seed(dataDir);
+    await seedStore(dataDir, EMBEDDER, corpus, CORPUS_CHUNKS, "seed-");
     console.log(`seeded ${CORPUS_CHUNKS} chunks through the store in ${fmt((performance.now() - t) / 1000)} s`);
 
     const startups: number[] = [];
     for (let i = 0; i < STARTUP_RUNS; i++) startups.push(await timeToInitialize(dataDir));
     startups.sort((a, b) => a - b);
     console.log(
-      `spawn -> initialize answer over stdio (${STARTUP_RUNS} runs): p50 ${fmt(percentile(startups, 50), 0)} ms, min ${fmt(startups[0]!, 0)} ms, max ${fmt(startups[startups.length - 1]!, 0)} ms (target < 300 ms)`,
+      `spawn -> initialize answer over stdio (${STARTUP_RUNS} runs): p50 ${fmt(percentile(startups, 0.5), 0)} ms, min ${fmt(startups[0]!, 0)} ms, max ${fmt(startups[startups.length - 1]!, 0)} ms (target < 300 ms)`,
     );
 
     // Searches first, on the table as seeded and compacted; writes after, so every search cell sees the same table.
@@ -291,7 +255,7 @@ async function main(): Promise<void> {
       }
 
       const startedAt = Date.now();
-      const server = opened(await startHttpServer(dataDir));
+      const server = opened(await startHttpServer(dataDir, EMBEDDER));
       for (const clients of CLIENTS) {
         const endpoints = await Promise.all(Array.from({ length: clients }, async () => opened(await httpEndpoint(server.url))));
         await endpoints[0]!.settled(startedAt);

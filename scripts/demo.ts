@@ -5,13 +5,15 @@
  * happened at each step.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { chunkText } from "../src/ingest/chunk.js";
-import { findFiles, readTextFile } from "../src/ingest/files.js";
+import { decodeText } from "../src/ingest/decode.js";
+import { findFiles } from "../src/ingest/files.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "dist", "cli.js");
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
     const chunks: Record<string, unknown>[] = [];
     const { files } = await findFiles([corpus]);
     for (const file of files) {
-      const content = await readTextFile(file.path);
+      const content = decodeText(await readFile(file.path));
       if (content.kind !== "text") continue;
       const docId = relative(corpus, file.path).split(sep).join("/");
       const topic = docId.split("/")[0]!;

@@ -68,7 +68,7 @@ describe("chunkText", () => {
   it("starts a new chunk at a Markdown heading, without overlap from the previous section", () => {
     const source = `# Alpha\n\n${sentences(0, 5)}\n\n## Beta\n\n${sentences(100, 5)}\n`;
     const chunks = chunkText(source);
-    expect(chunks.map((c) => c.heading)).toEqual(["Alpha", "Beta"]);
+    expect(chunks.map((c) => c.heading)).toEqual(["Alpha", "Alpha > Beta"]);
     expect(chunks[0]!.text.startsWith("# Alpha")).toBe(true);
     expect(chunks[1]!.text.startsWith("## Beta")).toBe(true);
     expect(chunks[1]!.start).toBeGreaterThanOrEqual(chunks[0]!.end);
@@ -77,8 +77,20 @@ describe("chunkText", () => {
   it("recognises setext and reStructuredText underlined headings", () => {
     const source = `Install\n=======\n\n${sentences(0, 5)}\n\nUsage\n-----\n\n${sentences(50, 5)}\n`;
     const chunks = chunkText(source);
-    expect(chunks.map((c) => c.heading)).toEqual(["Install", "Usage"]);
+    expect(chunks.map((c) => c.heading)).toEqual(["Install", "Install > Usage"]);
     expect(chunks[1]!.text.startsWith("Usage\n-----")).toBe(true);
+  });
+
+  it("gives each chunk the path of headings above it: a heading closes its sections at the same or a deeper level", () => {
+    const section = (title: string, level: number, at: number) => `${"#".repeat(level)} ${title}\n\n${sentences(at, 5)}`;
+    const source = [section("Install", 1, 0), section("Linux", 2, 10), section("Debian", 3, 20), section("macOS", 2, 30), section("Usage", 1, 40)].join("\n\n");
+    expect(chunkText(source).map((c) => c.heading)).toEqual(["Install", "Install > Linux", "Install > Linux > Debian", "Install > macOS", "Usage"]);
+  });
+
+  it("ranks reStructuredText underline characters in the order the document first uses them, after = and -", () => {
+    const section = (title: string, char: string, at: number) => `${title}\n${char.repeat(title.length)}\n\n${sentences(at, 5)}`;
+    const source = [section("Guide", "=", 0), section("Setup", "-", 10), section("Details", "~", 20), section("More", "^", 30), section("Other", "~", 40)].join("\n\n");
+    expect(chunkText(source).map((c) => c.heading)).toEqual(["Guide", "Guide > Setup", "Guide > Setup > Details", "Guide > Setup > Details > More", "Guide > Setup > Other"]);
   });
 
   it("lets short sections share a chunk instead of making tiny chunks", () => {

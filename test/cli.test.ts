@@ -132,7 +132,7 @@ describe("retrieval-mcp CLI: ingest, search, status, gc", () => {
 
     const zebra = await runCli(["search", "zebra note", "-k", "3", ...common]);
     expect(zebra.code).toBe(0);
-    expect(zebra.stdout).toMatch(/^ 1\. [\d.-]+ {2}.*alpha\.md#\d+\n {4}.*zebra/m);
+    expect(zebra.stdout).toMatch(/^ 1\. [\d.-]+ {2}.*alpha\.md#\d+ {2}\(lines \d+-\d+, § Zebras\)\n {4}.*zebra/m);
     expect(zebra.stdout).toMatch(/3 results \(hybrid, model hash:384, [\d.]+ ms\)\.\n$/);
     const keyword = await runCli(["search", "zebra", "--mode", "keyword", "-k", "1", ...common]);
     expect(keyword.stdout).toMatch(/alpha\.md#\d+[\s\S]*1 result \(keyword, model hash:384/);

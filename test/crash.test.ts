@@ -69,4 +69,5 @@ test(`SIGKILL at random moments and at phase boundaries, ${ROUNDS} times, loses 
   expect(expected.acknowledged).toBeGreaterThan(ROUNDS * 3);
   expect(killedAtBoundary).toBeGreaterThan(0);
   expect(rewritesCutShort, "kills that left a rewrite pending, whose old version was then searchable").toBeGreaterThan(0);
-});
+  // 24 rounds of start, write, kill and check take about a minute on a quiet 2-core machine, a few on a busy one.
+}, 600_000);

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TransformersEmbedder } from "../src/embed/transformers.js";
@@ -79,6 +79,26 @@ describe("transformers provider on the tiny BERT fixture", () => {
     expectClose(v!, referenceEmbedding(ids(["[CLS]", "hello", "world", "[SEP]"])));
     expect(lines2).toEqual([]);
     await cached.close();
+  });
+
+  it("loads the ONNX variant --dtype names: q8 fetches onnx/model_quantized.onnx and never the fp32 file", async () => {
+    const hubRoot = tempDir();
+    const dir = writeTinyBert(hubRoot);
+    copyFileSync(join(dir, "onnx", "model.onnx"), join(dir, "onnx", "model_quantized.onnx"));
+    const hub = await FakeHub.start(hubRoot);
+    try {
+      const embedder = new TransformersEmbedder(TINY_BERT_ID, { dataDir: tempDir(), dtype: "q8", env: { HF_ENDPOINT: hub.url }, log: () => undefined });
+      const [v] = await embedder.embed(["hello world"], { kind: "document" });
+      expectClose(v!, referenceEmbedding(ids(["[CLS]", "hello", "world", "[SEP]"])));
+      await embedder.close();
+      expect(hub.served).toContain("onnx/model_quantized.onnx");
+      expect(hub.served).not.toContain("onnx/model.onnx");
+      // A missing variant is named in the install hint.
+      const fp16 = new TransformersEmbedder(TINY_BERT_ID, { dataDir: tempDir(), dtype: "fp16", env: { HF_ENDPOINT: hub.url }, log: () => undefined });
+      await expect(fp16.load()).rejects.toThrow(/download config\.json, tokenizer\.json, tokenizer_config\.json, onnx\/model_fp16\.onnx from/);
+    } finally {
+      await hub.stop();
+    }
   });
 
   it("explains how to install the model by hand when the download fails", async () => {

@@ -16,7 +16,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const TOKEN = "s3cret-token";
+const TOKEN = "s3cret-token-0123456789abcdef01234";
 
 /** The real server over HTTP on a free loopback port, every session sharing one lazily opened store. */
 async function serve(options: Partial<HttpOptions> = {}): Promise<HttpHandle & { opens: () => number }> {

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import * as lancedb from "@lancedb/lancedb";
 import Database from "better-sqlite3";
 import { describe, expect, test } from "vitest";
 import { embedderFromSpec } from "../src/embed/from-spec.js";
@@ -59,12 +60,18 @@ describe("keyword and hybrid find exact terms", () => {
     await store.close();
   });
 
-  test("k larger than the matches returns every match and no more", async () => {
+  test("k larger than the matches returns every match and no more; hybrid pads nothing without evidence into k", async () => {
     const store = await openStore(tmp());
     await store.indexMany(CODE);
-    expect(await ids(store, { query: "display", mode: "keyword", k: 50 })).toEqual(expect.arrayContaining(["camel", "prose1"]));
+    const matches = ["camel", "prose1"];
+    expect(await ids(store, { query: "display", mode: "keyword", k: 50 })).toEqual(expect.arrayContaining(matches));
     expect(await ids(store, { query: "display", mode: "keyword", k: 50 })).toHaveLength(2);
-    expect(await ids(store, { query: "display", mode: "hybrid", k: 50 })).toHaveLength(CODE.length);
+    // The chunk farthest by meaning that lacks the query's words has evidence from neither side.
+    const farthest = (await ids(store, { query: "display", mode: "vector", k: 50 })).filter((id) => !matches.includes(id)).at(-1);
+    const hybrid = await ids(store, { query: "display", mode: "hybrid", k: 50 });
+    expect(hybrid).toEqual(expect.arrayContaining(matches));
+    expect(hybrid).not.toContain(farthest);
+    expect(hybrid).toHaveLength(CODE.length - 1);
     await store.close();
   });
 });
@@ -119,6 +126,31 @@ describe("filters apply inside every mode", () => {
     await store.close();
   });
 
+  // Among 200 chunks without metadata each filter above that keeps none of them matches
+  // under 10% of the table, so the store hands it to Lance as a prefilter instead of
+  // filtering Lance's results afterwards: both paths must give the same answer.
+  const FILLERS = Array.from({ length: 200 }, (_, i) => ({ chunk_id: `filler${i}`, text: `otters sleeping filler note ${i}` }));
+  test.each(cases.filter(([, , expected]) => !expected.includes("none")))("%s, as a prefilter among 200 chunks it excludes", async (_name, filter, expected) => {
+    const store = await openStore(tmp());
+    await store.indexMany([...DOCS, ...FILLERS]);
+    for (const mode of MODES) {
+      const got = await ids(store, { query: "otters sleeping", mode, k: 10, filter: filter as SearchInput["filter"] });
+      expect(got.sort(), mode).toEqual(expected);
+    }
+    await store.close();
+  });
+
+  test("a value too long for Lance's label index is still matched exactly, by SQLite", async () => {
+    const long = "a long provenance string ".repeat(12);
+    const store = await openStore(tmp());
+    await store.indexMany([...FILLERS, { chunk_id: "long", text: "otters with a long note", metadata: { note: long } }, { chunk_id: "near", text: "otters with a near note", metadata: { note: `${long}!` } }]);
+    for (const mode of MODES) {
+      expect(await ids(store, { query: "otters note", mode, k: 10, filter: { note: long } }), mode).toEqual(["long"]);
+      expect((await ids(store, { query: "otters note", mode, k: 10, filter: { note: [long, `${long}!`] } })).sort(), mode).toEqual(["long", "near"]);
+    }
+    await store.close();
+  });
+
   test("a selective filter still returns k results when k exist", async () => {
     const store = await openStore(tmp());
     await store.indexMany(
@@ -161,8 +193,8 @@ describe("I1 holds in every mode", () => {
   });
 });
 
-describe("the lexical index", () => {
-  test("holds exactly the committed version of each chunk, whatever fails", async () => {
+describe("the keyword index", () => {
+  test("serves exactly the committed version of each chunk, whatever fails", async () => {
     const dir = tmp();
     let failAt: "afterPending" | "duringCommit" | null = null;
     const fail = (point: typeof failAt) => () => {
@@ -179,20 +211,17 @@ describe("the lexical index", () => {
     await expect(store.index({ chunk_id: "c", text: "charlie new" })).rejects.toThrow();
     failAt = null;
     await store.delete({ chunk_id: "b" });
-    expect((await store.verify()).problems.map((p) => p.kind)).not.toContain("lexical_index_drift");
+    // Lance holds c's row and may hold a's rewrite: neither was committed, so neither is found.
+    expect(await ids(store, { query: "original", mode: "keyword" })).toEqual(["a"]);
+    expect(await ids(store, { query: "rewritten", mode: "keyword" })).toEqual([]);
+    expect(await ids(store, { query: "charlie", mode: "keyword" })).toEqual([]);
+    await store.recover();
+    expect(await ids(store, { query: "rewritten charlie", mode: "keyword" })).toEqual(expect.arrayContaining(["a", "c"]));
+    expect(await ids(store, { query: "original", mode: "keyword" })).toEqual([]);
     await store.close();
-
-    const raw = new Database(join(dir, "metadata.db"));
-    const fts = raw.prepare("SELECT rowid FROM chunks_fts ORDER BY rowid").all();
-    const chunks = raw.prepare("SELECT seq AS rowid FROM chunks ORDER BY seq").all();
-    expect(fts).toEqual(chunks);
-    // The rewrite never committed: the index holds the committed text, not the pending one.
-    expect(raw.prepare("SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'original'").get()).toEqual({ n: 1 });
-    expect(raw.prepare("SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH 'rewritten'").get()).toEqual({ n: 0 });
-    raw.close();
   });
 
-  test("verify finds and repair rebuilds an index that was bypassed", async () => {
+  test("a dropped full-text index is rebuilt when the store opens the table, and rows written meanwhile are found", async () => {
     const dir = tmp();
     const store = await openStore(dir);
     await store.indexMany([
@@ -200,18 +229,20 @@ describe("the lexical index", () => {
       { chunk_id: "b", text: "bravo" },
     ]);
     await store.close();
-    const raw = new Database(join(dir, "metadata.db"));
-    raw.exec("DELETE FROM chunks_fts");
-    raw.close();
+    const db = await lancedb.connect(join(dir, "lance"));
+    const table = await db.openTable("chunks");
+    await table.dropIndex("lexical_idx");
+    table.close();
+    db.close();
     const reopened = await openStore(dir);
-    expect((await reopened.verify()).problems).toContainEqual({ kind: "lexical_index_drift", count: 2, sample: ["a", "b"] });
-    await reopened.verify({ repair: true });
-    expect((await reopened.verify()).ok).toBe(true);
+    await reopened.index({ chunk_id: "c", text: "charlie" });
     expect(await ids(reopened, { query: "bravo", mode: "keyword" })).toEqual(["b"]);
+    expect(await ids(reopened, { query: "charlie", mode: "keyword" })).toEqual(["c"]);
+    expect((await reopened.status()).lance?.keyword_index).toMatchObject({ name: "lexical_idx" });
     await reopened.close();
   });
 
-  test("is built by the migration for a store that already holds chunks", async () => {
+  test("a store whose chunks have no vectors yet (an old data directory) is searchable by keyword once repair has written them", async () => {
     const dir = tmp();
     const db = new Database(join(dir, "metadata.db"));
     migrate(db, { target: 4 });
@@ -221,6 +252,8 @@ describe("the lexical index", () => {
     db.prepare("UPDATE generation_seq SET next = 2").run();
     db.close();
     const store = await openStore(dir);
+    expect((await store.verify()).problems.map((p) => p.kind)).toEqual(["committed_without_vector"]);
+    await store.verify({ repair: true });
     expect(await ids(store, { query: "narwhals", mode: "keyword" })).toEqual(["old"]);
     await store.close();
   });

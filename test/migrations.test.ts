@@ -46,6 +46,7 @@ describe("migrations", () => {
       { version: 4, name: "durable_tombstones" },
       { version: 5, name: "lexical_index" },
       { version: 6, name: "snapshot_versions" },
+      { version: 7, name: "keyword_index_in_lance" },
     ]);
     const checksums = db.prepare("SELECT checksum FROM schema_migrations").all() as { checksum: string }[];
     expect(checksums.every((c) => /^[0-9a-f]{64}$/.test(c.checksum))).toBe(true);

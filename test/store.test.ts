@@ -51,13 +51,14 @@ describe("write", () => {
 
   test("a batch of N chunks is one Lance commit", async () => {
     const store = await openStore(tmp());
-    await store.index({ text: "warm-up creates the table", chunk_id: "w" });
+    // Past the size below which each write also refreshes the keyword index (a second commit).
+    await store.indexMany(Array.from({ length: 2000 }, (_, i) => ({ text: `warm-up chunk ${i}`, chunk_id: `w${i}` })));
     const before = await lanceVersion(store);
     const chunks = Array.from({ length: 200 }, (_, i) => ({ text: `batch chunk number ${i}`, chunk_id: `b${i}` }));
     const results = await store.indexMany(chunks);
     expect(results.every((r) => r.status === "committed")).toBe(true);
     expect(await lanceVersion(store)).toBe(before + 1);
-    expect((await store.status()).counts.committed).toBe(201);
+    expect((await store.status()).counts.committed).toBe(2200);
     await store.close();
   });
 
@@ -104,6 +105,29 @@ describe("write", () => {
     expect((await store.documentChunks("guide.md")).map((c) => c.text)).toEqual(["new single part about storks"]);
     const hits = (await store.search({ query: "egrets herons storks", k: 5 })).results.map((r) => r.chunk_id);
     expect(hits).toEqual(["g#0"]);
+    await store.close();
+  });
+
+  test("a pending replacement whose new chunk another replacement removes still carries out its own removals", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.index({ chunk_id: "x", text: "xerus burrow notes", doc_id: "east.md" });
+    await store.index({ chunk_id: "y", text: "yapok river notes", doc_id: "west.md" });
+    // west.md becomes just x, moved over from east.md; acknowledged as pending, its write held before step 2.
+    const held = embedder.holdNextDocuments();
+    expect(await store.replaceDocument({ doc_id: "west.md" }, [{ chunk_id: "x", text: "xerus burrow notes, moved west" }], { wait: false })).toMatchObject({
+      removed: ["y"],
+    });
+    await held;
+    // east.md, re-ingested empty, removes x (still committed there) with its pending move.
+    expect(await store.replaceDocument({ doc_id: "east.md" }, [])).toMatchObject({ removed: ["x"] });
+    embedder.releaseOldest();
+    await store.settle();
+    await store.recover();
+    expect(await store.documentChunks("west.md")).toEqual([]);
+    expect(await store.documentChunks("east.md")).toEqual([]);
+    await store.gc();
+    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
     await store.close();
   });
 });
@@ -304,6 +328,35 @@ describe("delete and GC", () => {
     await store.close();
   });
 
+  test("a background write overtaken while it embeds (rewritten, or deleted, and GC run) adds no row to Lance", async () => {
+    const embedder = new FaultyEmbedder();
+    const store = await openStore(tmp(), { embedder });
+    await store.indexMany([
+      { chunk_id: "r", text: "heron census, first count" },
+      { chunk_id: "d", text: "egret census, first count" },
+    ]);
+    const held = embedder.holdNextDocuments();
+    await store.indexMany(
+      [
+        { chunk_id: "r", text: "heron census, second count" },
+        { chunk_id: "d", text: "egret census, second count" },
+      ],
+      { wait: false },
+    );
+    await held;
+    await store.index({ chunk_id: "r", text: "heron census, third count" });
+    await store.delete({ chunk_id: "d" });
+    // GC collects what the rewrite and the delete superseded before the held write reaches Lance.
+    await store.gc();
+    embedder.releaseOldest();
+    await store.settle();
+    await store.gc();
+    expect(await store.verify()).toMatchObject({ ok: true, problems: [] });
+    expect((await store.status()).lance?.rows).toBe(1);
+    expect((await store.get(["r", "d"])).map((c) => [c.chunk_id, c.text, c.pending])).toEqual([["r", "heron census, third count", null]]);
+    await store.close();
+  });
+
   test("background GC runs shortly after a delete", async () => {
     const store = await openStore(tmp(), { background: true });
     await store.index({ text: "short-lived", chunk_id: "s" });
@@ -353,7 +406,7 @@ describe("status and maintenance", () => {
     expect(status.counts).toEqual({ pending: 1, committed: 1, tombstone: 0 });
     expect(status).toMatchObject({ chunks: 2, rewrites_in_flight: 0, superseded_awaiting_gc: 0 });
     expect(status.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
-    expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true });
+    expect(status.model).toEqual({ provider: "hash", name: String(DIM), dimension: DIM, distance: "dot", bound: true, load: expect.objectContaining({ state: "ready", error: null }) });
     expect(status.lance).toMatchObject({ table: "chunks", rows: 1 });
     expect(status.chunk_states).toEqual([
       { chunk_id: "c1", status: "committed", generation: expect.any(Number), vector_committed: true, committed_generation: expect.any(Number) },

@@ -7,11 +7,15 @@ export interface Latency {
   mean: number;
 }
 
-/** Nearest-rank percentiles: no interpolation between samples that never happened. */
+/** Nearest-rank percentile (q in 0..1) of sorted samples: no interpolation between samples that never happened. NaN when empty. */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 export function latency(samplesMs: readonly number[]): Latency {
   const sorted = [...samplesMs].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-  return { p50: at(0.5), p95: at(0.95), mean: sorted.reduce((s, x) => s + x, 0) / sorted.length };
+  return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), mean: sorted.reduce((s, x) => s + x, 0) / sorted.length };
 }
 
 export async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {

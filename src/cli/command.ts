@@ -1,7 +1,10 @@
 import type { SpecOptions } from "../embed/from-spec.js";
+import type { VectorsOptions } from "../store/vectors-location.js";
 
 export interface OptionSpec {
   type: "string" | "boolean";
+  /** The flag may be given several times; its value is then the list of them. */
+  multiple?: boolean;
   short?: string;
   /** Shown in help after the flag, e.g. `<dir>`. */
   value?: string;
@@ -10,9 +13,11 @@ export interface OptionSpec {
 
 /** What every command receives once its arguments are parsed and validated. */
 export interface CommandContext {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
   dataDir: string;
+  /** `--vectors` and `--s3-endpoint`: where the Lance tables live when not in the data directory. */
+  storage: VectorsOptions;
   /** `--embedder`; `auto` defers to the model an existing store is bound to. */
   embedderSpec: string;
   embedderOptions: SpecOptions;

@@ -2,7 +2,9 @@ import { UsageError, type Command } from "../cli/command.js";
 import { modelKey } from "../embed/embedder.js";
 import { intOption } from "../cli/parse.js";
 import { ProgressBar } from "../cli/progress.js";
-import { logToStderr, withStore } from "./open-store.js";
+import { count } from "../text/plural.js";
+import { logger } from "../log/logger.js";
+import { withStore } from "./open-store.js";
 
 export const reindexCommand: Command = {
   name: "reindex",
@@ -20,7 +22,7 @@ export const reindexCommand: Command = {
   async run(context) {
     const { cancelReindex, reindexStore } = await import("../store/reindex.js");
     if (context.values.cancel) {
-      const cancelled = await cancelReindex(context.dataDir);
+      const cancelled = await cancelReindex(context.dataDir, context.storage);
       process.stdout.write(cancelled ? `Cancelled the reindex to ${modelKey(cancelled.target)}; the store keeps its model.\n` : "No reindex is in progress.\n");
       return 0;
     }
@@ -37,10 +39,11 @@ export const reindexCommand: Command = {
     try {
       const report = await reindexStore({
         dataDir: context.dataDir,
+        ...context.storage,
         embedder,
         batchSize: intOption(context.values, "batch", 1, 10_000, 256, "reindex"),
         signal: controller.signal,
-        log: logToStderr,
+        log: logger.info,
         onProgress: (done, total) => {
           bar ??= new ProgressBar(process.stderr, total, "chunks");
           bar.update(done, "");
@@ -50,8 +53,8 @@ export const reindexCommand: Command = {
       // Whatever was written during the run and left pending is embedded now, with the new model.
       const verify = await withStore({ ...context, embedderSpec: report.to }, (store) => store.verify({ repair: true }));
       process.stdout.write(
-        `Re-embedded ${report.copied} chunks${report.resumed ? " (resumed)" : ""} from ${report.from ?? "an empty store"} to ${report.to}, table ${report.table}. ` +
-          `${report.left_pending} chunks written meanwhile were embedded after the switch; the store is ${verify.ok ? "consistent" : "NOT consistent: run `retrieval-mcp verify --repair`"}.\n` +
+        `Re-embedded ${count(report.copied, "chunk")}${report.resumed ? " (resumed)" : ""} from ${report.from ?? "an empty store"} to ${report.to}, table ${report.table}. ` +
+          `${count(report.left_pending, "chunk")} written meanwhile ${report.left_pending === 1 ? "was" : "were"} embedded after the switch; the store is ${verify.ok ? "consistent" : "NOT consistent: run `retrieval-mcp verify --repair`"}.\n` +
           `Restart running servers with --embedder ${report.to}.\n`,
       );
       return verify.ok ? 0 : 1;

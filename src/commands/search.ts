@@ -3,7 +3,9 @@ import { intOption, stringValue } from "../cli/parse.js";
 import { UsageError } from "../cli/command.js";
 import { LIMITS, SEARCH_MODES, type SearchMode } from "../store/schemas.js";
 import type { SearchResult } from "../store/store.js";
-import { withStore } from "./open-store.js";
+import { citation } from "../ingest/citation.js";
+import { count } from "../text/plural.js";
+import { RERANKER_OPTION, rerankerOption, withExistingStore } from "./open-store.js";
 
 const SNIPPET_CHARS = 160;
 
@@ -13,10 +15,14 @@ function snippet(text: string): string {
 }
 
 export function renderHits(result: SearchResult): string {
-  const about = `${result.mode}, model ${result.model}, ${result.took_ms.toFixed(1)} ms`;
+  const about = `${result.mode}, model ${result.model}${result.reranker ? `, reranked by ${result.reranker}` : ""}, ${result.took_ms.toFixed(1)} ms`;
   if (result.results.length === 0) return `No results (${about}).`;
-  const lines = result.results.map((hit, i) => `${String(i + 1).padStart(2)}. ${hit.score.toFixed(3)}  ${hit.chunk_id}\n    ${snippet(hit.text)}`);
-  lines.push(`${result.results.length} result${result.results.length === 1 ? "" : "s"} (${about}).`);
+  const lines = result.results.map((hit, i) => {
+    // The chunk id already names the file; the citation adds where in it.
+    const where = citation(hit.metadata, { source: false });
+    return `${String(i + 1).padStart(2)}. ${hit.score.toFixed(3)}  ${hit.chunk_id}${where ? `  (${where})` : ""}\n    ${snippet(hit.text)}`;
+  });
+  lines.push(`${count(result.results.length, "result")} (${about}).`);
   return lines.join("\n");
 }
 
@@ -39,6 +45,7 @@ export const searchCommand: Command = {
       description: "hybrid (default: meaning and exact words fused), vector (meaning only) or keyword (BM25, words only).",
     },
     json: { type: "boolean", description: "Print the results (full text and metadata) as JSON." },
+    reranker: RERANKER_OPTION,
   },
   details: "Several words need no quotes: `retrieval-mcp search crash safe writes` searches for \"crash safe writes\".",
   async run(context) {
@@ -47,7 +54,8 @@ export const searchCommand: Command = {
     const mode = stringValue(context.values, "mode") ?? "hybrid";
     if (!isSearchMode(mode)) throw new UsageError(`--mode must be one of ${SEARCH_MODES.join(", ")}, got ${JSON.stringify(mode)}.`, "search");
     const query = context.positionals.join(" ");
-    const result = await withStore(context, (store) => store.search({ query, k, mode, ...(collection === undefined ? {} : { collection }) }));
+    const reranker = await rerankerOption(context, "search");
+    const result = await withExistingStore(context, (store) => store.search({ query, k, mode, ...(collection === undefined ? {} : { collection }) }), reranker);
     process.stdout.write((context.values.json ? JSON.stringify(result, null, 2) : renderHits(result)) + "\n");
     return 0;
   },

@@ -1,7 +1,7 @@
 import type { Command } from "../cli/command.js";
 import { StoreError } from "../store/errors.js";
 import type { VerifyReport } from "../store/store.js";
-import { withStore } from "./open-store.js";
+import { withExistingStore, withStore } from "./open-store.js";
 
 const EXPLANATIONS: Record<string, string> = {
   orphan_or_stale_lance_rows: "Lance rows with no live committed record, or left over from an older write (search ignores them; repair deletes them)",
@@ -10,7 +10,6 @@ const EXPLANATIONS: Record<string, string> = {
   pending_records: "records whose write never finished (repair embeds and commits them)",
   tombstones_awaiting_gc: "deleted chunks whose vectors GC has not removed yet (repair runs GC)",
   superseded_rows_awaiting_gc: "chunks whose replaced versions still have Lance rows, never served (repair runs GC)",
-  lexical_index_drift: "chunks missing from, or left over in, the keyword (BM25) index (repair rebuilds it)",
 };
 
 export function renderVerify(report: VerifyReport, heading: string): string {
@@ -33,7 +32,8 @@ export const verifyCommand: Command = {
   details: "Exit code 0 when the store is consistent, 1 when problems remain.",
   async run(context) {
     const repair = context.values.repair === true;
-    const output = await withStore(context, async (store) => {
+    // --repair may create what is missing; a plain check only reads.
+    const output = await (repair ? withStore : withExistingStore)(context, async (store) => {
       // A broken Lance manifest makes the check itself fail; --repair is the way out of exactly that.
       const found = await store.verify().catch((error: unknown) => {
         if (repair && error instanceof StoreError && error.code === "lance_corrupt") return null;

@@ -3,6 +3,7 @@ import { throwIfAborted } from "./embedder.js";
 import { OfflineEmbedder } from "./offline.js";
 import { resolveModelFiles, type EmbedderOptions } from "./options.js";
 import { DEFAULT_TRANSFORMERS_MODEL, TransformersEmbedder } from "./transformers.js";
+import { ModelUnavailableError } from "./transformers-runtime.js";
 
 /** `auto` waits this long for the default model to download before settling for the offline one. */
 export const AUTO_DOWNLOAD_TIMEOUT_MS = 120_000;
@@ -17,6 +18,8 @@ export const AUTO_DOWNLOAD_TIMEOUT_MS = 120_000;
 export class AutoEmbedder implements Embedder {
   private chosen: Embedder | null = null;
   private choosing: Promise<Embedder> | null = null;
+  /** The candidate being tried, for progress. */
+  private trying: Embedder | null = null;
 
   constructor(private readonly options: EmbedderOptions = {}) {}
 
@@ -34,6 +37,13 @@ export class AutoEmbedder implements Embedder {
 
   async load(signal?: AbortSignal): Promise<EmbedderInfo> {
     return (await this.choose(signal)).load(signal);
+  }
+
+  loadProgress(): string | null {
+    const trying = this.trying;
+    if (!trying) return null;
+    const detail = trying.loadProgress?.();
+    return `auto: trying ${trying.provider}:${trying.model}${detail ? ` (${detail})` : ""}`;
   }
 
   async embed(texts: readonly string[], options: EmbedOptions): Promise<Float32Array[]> {
@@ -58,6 +68,7 @@ export class AutoEmbedder implements Embedder {
     });
     let chosen: Embedder;
     try {
+      this.trying = preferred;
       const info = await preferred.load(signal);
       chosen = preferred;
       files.log(`embedder auto: using transformers:${DEFAULT_TRANSFORMERS_MODEL} (${info.dimension}-d), the default local model.`);
@@ -65,10 +76,17 @@ export class AutoEmbedder implements Embedder {
       throwIfAborted(signal);
       await preferred.close();
       const fallback = new OfflineEmbedder();
+      this.trying = fallback;
       const info = await fallback.load(signal);
       chosen = fallback;
-      const reason = error instanceof Error ? error.message : String(error);
-      files.log(`embedder auto: using offline:${fallback.model} (${info.dimension}-d, ships with the package) because ${reason}`);
+      // One line: the long install hint of a failed download is for people who asked for transformers.
+      const reason = error instanceof ModelUnavailableError ? error.reason : error instanceof Error ? error.message : String(error);
+      files.log(
+        `embedder auto: transformers:${DEFAULT_TRANSFORMERS_MODEL} is unavailable (${reason}); using offline:${fallback.model} (${info.dimension}-d, ships with the package). ` +
+          "The store is now bound to it; to upgrade later, run `retrieval-mcp reindex --embedder transformers`.",
+      );
+    } finally {
+      this.trying = null;
     }
     this.chosen = chosen;
     return chosen;

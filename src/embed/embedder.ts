@@ -27,6 +27,8 @@ export interface Embedder {
   /** Largest number of texts worth sending in one `embed` call. */
   readonly maxBatchSize: number;
   load(signal?: AbortSignal): Promise<EmbedderInfo>;
+  /** While a load runs: what it is doing, e.g. "downloading onnx/model.onnx: 45% of 90.4 MB"; null when nothing to say. */
+  loadProgress?(): string | null;
   /** One vector per text, in order. Implementations honour `signal` between batches at least. */
   embed(texts: readonly string[], options: EmbedOptions): Promise<Float32Array[]>;
   close?(): Promise<void>;

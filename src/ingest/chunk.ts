@@ -4,7 +4,10 @@ export interface TextChunk {
   /** Offsets into the source, `end` exclusive. */
   start: number;
   end: number;
-  /** The nearest heading above the chunk's first new text, or null before any heading. */
+  /**
+   * The headings above the chunk's first new text, outermost first, joined
+   * with " > " (e.g. "Install > Linux"); null before any heading.
+   */
   heading: string | null;
 }
 
@@ -43,14 +46,17 @@ const SPACE = /\s/;
  * Splits a text or Markdown/reStructuredText document into overlapping chunks
  * that break at headings and paragraphs where possible, then at sentences,
  * then at words. Chunks are verbatim slices, so a search hit can be found in
- * the file as it is.
+ * the file as it is. `sectionStarts` are offsets of paragraphs that open a
+ * section the way a heading does (a PDF's pages): no overlap reaches back
+ * across them.
  */
-export function chunkText(source: string, options: Partial<ChunkOptions> = {}): TextChunk[] {
+export function chunkText(source: string, options: Partial<ChunkOptions> = {}, sectionStarts: readonly number[] = []): TextChunk[] {
   const o = { ...DEFAULT_CHUNK_OPTIONS, ...options };
   if (!(o.maxChars >= o.targetChars && o.targetChars > 0 && o.overlap >= 0 && o.overlap < 0.5)) {
     throw new RangeError("chunk options need 0 < targetChars <= maxChars and 0 <= overlap < 0.5");
   }
   const units = toUnits(source, o.targetChars);
+  const opening = new Set(sectionStarts);
   const chunks: TextChunk[] = [];
   // The chunk being built: [start, end) plus where its new (non-overlap) text begins.
   let start = -1;
@@ -69,7 +75,7 @@ export function chunkText(source: string, options: Partial<ChunkOptions> = {}): 
   for (let i = 0; i < units.length; i++) {
     const unit = units[i]!;
     const freshChars = fresh.length > 0 ? end - fresh[0]!.start : 0;
-    if (unit.isHeading && freshChars >= o.minCharsBeforeHeading) {
+    if ((unit.isHeading || opening.has(unit.start)) && freshChars >= o.minCharsBeforeHeading) {
       // A new section starts clean: text from the previous section would only blur it.
       close(false);
     } else if (freshChars >= o.targetChars || (fresh.length > 0 && unit.end - start > o.maxChars)) {
@@ -93,9 +99,48 @@ export function chunkText(source: string, options: Partial<ChunkOptions> = {}): 
   return chunks;
 }
 
+/** Separates the levels of a heading path. */
+export const HEADING_PATH_SEPARATOR = " > ";
+/** Long enough for any real title; keeps a path of six levels well inside a metadata string's 8 KiB. */
+const MAX_TITLE_CHARS = 200;
+
+/**
+ * The open sections at a point of the document. ATX headings say their
+ * level; underlined ones get '=' as level 1 and '-' as level 2 (Markdown's
+ * setext rule, also the usual reStructuredText order), and any other
+ * underline character the next level down in order of first use, as
+ * reStructuredText assigns them.
+ */
+class HeadingPath {
+  private readonly open: { level: number; title: string }[] = [];
+  private readonly underlineLevels = new Map<string, number>([
+    ["=", 1],
+    ["-", 2],
+  ]);
+
+  enter(level: number, title: string): void {
+    while (this.open.length > 0 && this.open[this.open.length - 1]!.level >= level) this.open.pop();
+    this.open.push({ level, title: title.length > MAX_TITLE_CHARS ? `${title.slice(0, MAX_TITLE_CHARS - 1)}…` : title });
+  }
+
+  underlineLevel(char: string): number {
+    let level = this.underlineLevels.get(char);
+    if (level === undefined) {
+      level = Math.max(...this.underlineLevels.values()) + 1;
+      this.underlineLevels.set(char, level);
+    }
+    return level;
+  }
+
+  get path(): string | null {
+    return this.open.length === 0 ? null : this.open.map((h) => h.title).join(HEADING_PATH_SEPARATOR);
+  }
+}
+
 /** Headings, paragraphs, and pieces of paragraphs too long for one chunk; whitespace around them excluded. */
 function toUnits(source: string, target: number): Unit[] {
   const units: Unit[] = [];
+  const headings = new HeadingPath();
   let heading: string | null = null;
   const lines = splitLines(source);
   let para: { start: number; end: number } | null = null;
@@ -117,7 +162,11 @@ function toUnits(source: string, target: number): Unit[] {
     if ((ATX_HEADING.test(text) || underlined) && text.length <= target) {
       flush();
       const headingEnd = underlined ? next!.end : line.end;
-      heading = text.replace(ATX_HEADING, "").replace(/[ \t]#+[ \t]*$/, "").trim() || heading;
+      const title = text.replace(ATX_HEADING, "").replace(/[ \t]#+[ \t]*$/, "").trim();
+      if (title) {
+        headings.enter(underlined ? headings.underlineLevel(nextText.trim()[0]!) : text.trimStart().match(/^#+/)![0].length, title);
+        heading = headings.path;
+      }
       units.push({ ...trimmed(source, line.start, headingEnd), heading, isHeading: true });
       if (underlined) i++;
       continue;
@@ -128,7 +177,8 @@ function toUnits(source: string, target: number): Unit[] {
   return units;
 }
 
-function splitLines(source: string): { start: number; end: number }[] {
+/** The lines of a text as offsets, line breaks (\n or \r\n) excluded; a final line break opens no empty line. */
+export function splitLines(source: string): { start: number; end: number }[] {
   const lines: { start: number; end: number }[] = [];
   let start = 0;
   for (;;) {
@@ -191,7 +241,7 @@ function wordStarts(source: string, from: number, to: number): number[] {
 }
 
 /** Never split a surrogate pair: half an emoji is not text. */
-function safeCut(source: string, at: number): number {
+export function safeCut(source: string, at: number): number {
   const code = source.charCodeAt(at);
   return code >= 0xdc00 && code <= 0xdfff ? at - 1 : at;
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ChunkWrite } from "./metadata.js";
+import type { ChunkWrite } from "./metadata-store.js";
 import { DEFAULT_COLLECTION } from "./paths.js";
 import type { IndexInput, Metadata } from "./schemas.js";
 

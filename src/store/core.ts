@@ -1,13 +1,20 @@
-import type * as lancedb from "@lancedb/lancedb";
+import type * as lancedb from "./lance.js";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
+import type { Reranker } from "../embed/reranker.js";
 import { StoreError, errorMessage } from "./errors.js";
+import { storageError } from "./fs-errors.js";
 import { DEFAULT_KEYWORD_WEIGHT } from "./fusion.js";
-import type { MetadataDb } from "./metadata.js";
+import type { MetadataStore } from "./metadata-store.js";
 import { dataPaths, type DataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreOptions } from "./types.js";
+import { rebuildLegacyTable } from "./lance-upgrade.js";
+import { ModelLoad, type ModelLoadReport } from "./model-load.js";
 import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
-import type { WriterLock } from "./writer-lock.js";
+import { Watchdog } from "./watchdog.js";
+import type { Backend } from "./backend.js";
+import type { CommitLock } from "./commit-lock.js";
+import type { VectorStorage } from "./vector-storage.js";
 
 export const DEFAULTS = {
   gcIntervalMs: 30_000,
@@ -21,6 +28,14 @@ export const DEFAULTS = {
   annEf: DEFAULT_ANN_EF,
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,
+  // Half of the MCP SDK client's default 60 s request timeout: the request hears why before its client gives up.
+  modelWaitMs: 30_000,
+  // An optimize at a million rows took 40 s here; ten minutes is surely stuck.
+  optimizeLimitMs: 10 * 60_000,
+  // Index builds at a million rows took 12 s (keyword) and about 8 minutes (vector) on 2 cores.
+  indexBuildLimitMs: 30 * 60_000,
+  // The keyword index refresh of a write to a small table takes milliseconds.
+  writeFoldLimitMs: 30_000,
 };
 
 export type ResolvedOptions = typeof DEFAULTS & StoreOptions;
@@ -46,60 +61,146 @@ export class StoreCore {
   lastCommitAt = 0;
   /** Set by the maintenance scheduler; a write that left garbage calls it. */
   onGcWanted: () => void = () => undefined;
+  /** Index builds and optimizes run under it: one that hangs is reported, not waited for. */
+  readonly watchdog = new Watchdog((message) => this.log(message));
   /** Searches under way, by start time: GC of superseded rows waits for those that began before it. */
   private readonly reads = new Set<{ started: number; done: Promise<void> }>();
-  private infoPromise: Promise<EmbedderInfo> | null = null;
+  /** The embedding model's load, which belongs to the store, not to the request that needed it first. */
+  private readonly model: ModelLoad<EmbedderInfo>;
+  /** The reranker's load, when the store has one. */
+  readonly reranker: ModelLoad<Reranker> | null;
   private tablePromise: Promise<VectorTable> | null = null;
   private readonly background = new Set<Promise<unknown>>();
 
+  readonly meta: MetadataStore;
+  readonly connection: lancedb.Connection;
+  /** Where the Lance tables are; see Backend.storage. */
+  readonly storage: VectorStorage;
+  /** Null when the store is open read-only: nothing may be written, so no writer takes part in the lock. */
+  private readonly lock: CommitLock | null;
+  /** Why this process may only read the store; null when it may write. */
+  readonly readOnlyBecause: string | null;
+
   constructor(
     options: StoreOptions,
-    readonly meta: MetadataDb,
-    readonly connection: lancedb.Connection,
-    readonly lock: WriterLock,
+    private readonly backend: Backend,
   ) {
+    this.meta = backend.meta;
+    this.connection = backend.connection;
+    this.storage = backend.storage;
+    this.lock = backend.lock;
+    this.readOnlyBecause = backend.readOnlyBecause;
     this.options = { ...DEFAULTS, ...options };
     this.paths = dataPaths(options.dataDir);
+    const embedder = this.options.embedder;
+    const loading = { closing: this.closing.signal, waitMs: this.options.modelWaitMs, log: (message: string) => this.log(message, "info") };
+    this.model = new ModelLoad({
+      ...loading,
+      load: (signal) => this.loadAndBind(signal),
+      kind: "embedding model",
+      name: () => modelKey(embedder),
+      progress: () => embedder.loadProgress?.() ?? null,
+    });
+    const reranker = this.options.reranker;
+    this.reranker = reranker
+      ? new ModelLoad({ ...loading, load: async (signal) => (await reranker.load(signal), reranker), kind: "reranker", name: () => reranker.name, progress: () => reranker.loadProgress?.() ?? null })
+      : null;
   }
 
-  /** The embedder's description, loading it on first use and binding a new store to it. */
-  modelInfo(signal?: AbortSignal): Promise<EmbedderInfo> {
-    this.infoPromise ??= (async () => {
-      let loaded: EmbedderInfo;
-      try {
-        loaded = await this.options.embedder.load(signal);
-      } catch (error) {
-        throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
-      }
-      const bound = await this.meta.claimSetting(SETTINGS.model, loaded);
-      if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
-        throw new StoreError(
-          "model_mismatch",
-          `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
-        );
-      }
-      this.info = bound;
-      return bound;
-    })();
-    this.infoPromise.catch(() => (this.infoPromise = null));
-    return this.infoPromise;
+  get writable(): boolean {
+    return this.lock !== null;
   }
 
-  /** The active vector table, opened (or created, under the writer lock) on first use. */
+  /** The writer lock; its absence means the store is open read-only, and the write is refused before anything happens. */
+  assertWritable(): CommitLock {
+    if (this.lock) return this.lock;
+    throw new StoreError(
+      "read_only",
+      `The data directory ${this.paths.root} is open read-only (${this.readOnlyBecause}), so writes, deletes and maintenance are refused; nothing was changed. ` +
+        "Searches and status work. To write, run as a user who may write the directory and its files, or use another --data-dir.",
+    );
+  }
+
+  /** A storage fault (disk full, permissions) as an error that says what happened to the data and what to do; other errors unchanged. */
+  storageFailure(error: unknown, action: string, outcome: string): unknown {
+    return storageError(error, this.paths.root, action, outcome) ?? error;
+  }
+
+  /**
+   * The embedder's description, loading it on first use and binding a new
+   * store to it. The load belongs to the store (see ModelLoad): a request
+   * waits for it with its own signal, up to modelWaitMs; background work
+   * (`patient`) waits as long as it takes.
+   */
+  modelInfo(signal?: AbortSignal, patient = false): Promise<EmbedderInfo> {
+    return this.model.get({ ...(signal ? { signal } : {}), patient });
+  }
+
+  /** How the model's load is going, for status. */
+  modelLoad(): ModelLoadReport {
+    return this.model.report();
+  }
+
+  private async loadAndBind(signal: AbortSignal): Promise<EmbedderInfo> {
+    let loaded: EmbedderInfo;
+    try {
+      loaded = await this.options.embedder.load(signal);
+    } catch (error) {
+      throw new StoreError("embedder_failed", `The embedder ${modelKey(this.options.embedder)} could not be loaded: ${errorMessage(error)}.`, { cause: error });
+    }
+    const bound = this.writable ? await this.meta.claimSetting(SETTINGS.model, loaded) : ((await this.meta.getSetting<EmbedderInfo>(SETTINGS.model)) ?? loaded);
+    if (modelKey(bound) !== modelKey(loaded) || bound.dimension !== loaded.dimension) {
+      throw new StoreError(
+        "model_mismatch",
+        `The store is bound to ${modelKey(bound)} (${bound.dimension}-d) but the embedder now reports ${modelKey(loaded)} (${loaded.dimension}-d). Re-embed with \`retrieval-mcp reindex\`.`,
+      );
+    }
+    this.info = bound;
+    return bound;
+  }
+
+  /**
+   * The active vector table, opened (or created) under the writer lock on
+   * first use; a table written by 0.1.0 is rebuilt first, once, by whichever
+   * process gets there first.
+   */
   vectors(): Promise<VectorTable> {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
-      const info = this.info ?? (await this.modelInfo());
-      const name = await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE);
-      return this.lock.run(() => VectorTable.open(this.connection, this.paths.lanceDir, name, info.dimension));
+      const info = this.info ?? (await this.modelInfo(undefined, true));
+      const open = (name: string) => VectorTable.open(this.connection, this.storage.location, name, info.dimension);
+      const name = this.lock ? await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE) : await this.activeTable();
+      // Only creating or rebuilding the table needs the writer lock, which a full disk or a read-only store cannot take.
+      if (await VectorTable.exists(this.connection, name)) {
+        const table = await open(name);
+        if (!table.legacy) return table;
+        table.close();
+      }
+      return this.assertWritable().run(async () => {
+        for (;;) {
+          const table = await open(await this.activeTable());
+          if (!table.legacy) return table;
+          try {
+            await rebuildLegacyTable(this.connection, this.meta, table, this.storage.location, (m) => this.log(m));
+          } finally {
+            table.close();
+          }
+        }
+      });
     })();
     this.tablePromise.catch(() => (this.tablePromise = null));
     return this.tablePromise;
   }
 
+  private async activeTable(): Promise<string> {
+    return (await this.meta.getSetting<string>(SETTINGS.table)) ?? DEFAULT_TABLE;
+  }
+
   /** The table if the store has ever been bound to a model; reads of an unbound store need none. */
   async vectorsIfBound(): Promise<VectorTable | null> {
     if (!this.info && !(await this.meta.getSetting(SETTINGS.model))) return null;
+    // Read-only, a missing table cannot be created: there are no vectors to search.
+    if (!this.lock && !this.tablePromise && !(await VectorTable.exists(this.connection, await this.activeTable()))) return null;
     return this.vectors();
   }
 
@@ -155,6 +256,11 @@ export class StoreCore {
     await Promise.all([...this.reads].filter((r) => r.started <= time).map((r) => r.done));
   }
 
+  /** Closes the backend; see Backend.close. */
+  release(options: { leaveLance: boolean }): void {
+    this.backend.close(options);
+  }
+
   /** Background work close() waits for; its failure is logged, never thrown at a caller. */
   track(work: Promise<unknown>): void {
     const tracked = work.catch((error) => this.log(errorMessage(error))).finally(() => this.background.delete(tracked));
@@ -165,8 +271,8 @@ export class StoreCore {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
-  log(message: string): void {
-    if (!this.closing.signal.aborted) this.options.log?.(message);
+  log(message: string, level: "info" | "warning" = "warning"): void {
+    if (!this.closing.signal.aborted) this.options.log?.(message, level);
   }
 
   assertOpen(): void {

@@ -7,10 +7,16 @@ export type StoreErrorCode =
   | "not_found"
   | "model_mismatch"
   | "embedder_failed"
+  | "model_loading"
   | "vector_invalid"
   | "lance_write_failed"
   | "lance_corrupt"
   | "migration_failed"
+  | "disk_full"
+  | "permission_denied"
+  | "read_only"
+  | "data_dir_invalid"
+  | "vectors_unavailable"
   | "closed"
   | "aborted";
 

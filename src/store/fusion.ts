@@ -4,6 +4,12 @@ export interface RankedList {
   scores: readonly number[];
   /** How much this retriever is trusted; the weights of all lists add up to 1. */
   weight: number;
+  /**
+   * Whether being in the list is evidence by itself: a keyword hit matched
+   * the query's words. A nearest neighbour is only the nearest of whatever
+   * exists, so it counts as evidence only when it scores above the list's worst.
+   */
+  membershipIsEvidence: boolean;
 }
 
 export interface Fused {
@@ -28,9 +34,14 @@ export const DEFAULT_KEYWORD_WEIGHT = 0.8;
  * lists' weights. Unlike rank fusion it keeps how far apart a retriever
  * thinks its hits are, so a clear BM25 winner is not overturned by a
  * vector hit that merely ranks first. A hit absent from a list gets 0 from it.
+ *
+ * Hits without evidence from any list are left out rather than padded into
+ * the caller's k: on a 16-chunk store a nonsense query used to return every
+ * chunk, the last one with a score of exactly 0.
  */
 export function convexFusion(lists: readonly RankedList[]): Fused[] {
   const fused = new Map<string, number>();
+  const evidenced = new Set<string>();
   for (const list of lists) {
     if (list.ids.length === 0) continue;
     const top = Math.max(...list.scores);
@@ -39,7 +50,11 @@ export function convexFusion(lists: readonly RankedList[]): Fused[] {
     list.ids.forEach((id, i) => {
       const normalised = span > 0 ? (list.scores[i]! - bottom) / span : 1;
       fused.set(id, (fused.get(id) ?? 0) + list.weight * normalised);
+      if (list.membershipIsEvidence || normalised > 0) evidenced.add(id);
     });
   }
-  return [...fused].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+  return [...fused]
+    .filter(([id]) => evidenced.has(id))
+    .map(([id, score]) => ({ id, score }))
+    .sort((a, b) => b.score - a.score);
 }

@@ -1,11 +1,11 @@
 /**
- * Text preparation for the lexical (FTS5) index. SQLite's unicode61
- * tokenizer splits on anything that is not a letter or digit, so
- * snake_case and dotted.names already become their parts; what it cannot
- * do is split camelCase or words written without spaces (Chinese,
- * Japanese, Thai). The index therefore stores the text followed by those
- * extra terms, and queries go through the same function, so both sides
- * always agree.
+ * Text preparation for the keyword (BM25) index, Lance's full-text index
+ * over each row's `lexical` column. Its tokenizer splits on anything that
+ * is not a letter or digit (so snake_case and dotted.names become their
+ * parts), lower-cases, folds accents and stems English; what it cannot do
+ * is split camelCase or words written without spaces (Chinese, Japanese,
+ * Thai). The column therefore holds the text followed by those extra
+ * terms, and queries go through the same function, so both sides agree.
  */
 
 const WORD = /[\p{L}\p{N}]+/gu;
@@ -49,12 +49,13 @@ const STOPWORDS = new Set(
 );
 
 /**
- * An FTS5 MATCH expression for a free-text query: every distinct term,
- * quoted (so operators and punctuation in the query are only ever text),
- * OR-ed, so BM25 ranks documents by how many and how rare the terms they
- * share are. Null when the query has no searchable term.
+ * The terms of a free-text query, space-separated, for a full-text match
+ * that ORs them, so BM25 ranks documents by how many and how rare the
+ * terms they share are. The query is never parsed as syntax: quotes,
+ * operators and punctuation only separate words. Null when the query has
+ * no searchable term.
  */
-export function matchExpression(query: string): string | null {
+export function keywordQuery(query: string): string | null {
   const terms = new Set<string>();
   for (const [term] of lexicalBody(query).matchAll(WORD)) {
     const t = term.toLowerCase();
@@ -64,6 +65,5 @@ export function matchExpression(query: string): string | null {
     // A query of nothing but stopwords still deserves an answer.
     for (const [term] of query.matchAll(WORD)) terms.add(term.toLowerCase());
   }
-  if (terms.size === 0) return null;
-  return [...terms].map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
+  return terms.size > 0 ? [...terms].join(" ") : null;
 }

@@ -1,6 +1,6 @@
 import type { StoreCore } from "./core.js";
 import { errorMessage } from "./errors.js";
-import type { Garbage, RetiredTable } from "./metadata.js";
+import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
 import { VectorTable } from "./vector-table.js";
@@ -9,8 +9,30 @@ import type { Writer } from "./write.js";
 
 /** How soon after a delete GC runs: long enough to batch a burst of deletes into one Lance commit. */
 const GC_DEBOUNCE_MS = 250;
-/** Claims per Lance delete: 2,000 chunks' predicates stay well within what Lance parses quickly (4 deletes of 500 terms). */
+/** Claims per GC step: 2,000 chunks, deleted from Lance in predicates of 250 terms (vector-table.ts). */
 const GC_BATCH = 2000;
+/**
+ * Rows outside the keyword index that make optimize fold them in, whatever
+ * the commit count: flat BM25 over 5,000 rows costs a few milliseconds,
+ * over 100,000 it would dominate a search. And a backlog of a quarter of
+ * the indexed rows, because LanceDB 0.31's flat BM25 miscounts document
+ * frequencies (vector-table.ts, SMALL_TABLE_ROWS) the more, the larger the
+ * unindexed share.
+ */
+const FOLD_BACKLOG_ROWS = 5_000;
+const FOLD_BACKLOG_SHARE = 0.25;
+/** The ANN index is trained again once the table has grown to this many times the rows it was trained on: its partitions no longer fit. */
+const ANN_RETRAIN_GROWTH = 2;
+
+/** Maintenance jobs by the setting that records their last run, as error messages name them. */
+const MAINTENANCE_ACTIONS: Record<string, string> = {
+  [SETTINGS.lastGc]: "garbage collection",
+  [SETTINGS.lastRecovery]: "recovery",
+  [SETTINGS.lastOptimize]: "compaction",
+};
+
+/** The row count the table's ANN index was trained on. */
+const annTrainedKey = (table: VectorTable): string => `${SETTINGS.annTrainedRows}:${table.name}`;
 
 /**
  * The store's housekeeping: GC of deleted vectors, recovery of writes a
@@ -33,7 +55,7 @@ export class Maintenance {
   /** Starts the timers (unless the store was opened with `background: false`). */
   start(): void {
     const { core } = this;
-    if (core.options.background === false) return;
+    if (core.options.background === false || !core.writable) return;
     const every = (ms: number, run: () => Promise<unknown>) => {
       const timer = setInterval(() => void run().catch(() => undefined), ms);
       timer.unref();
@@ -45,9 +67,10 @@ export class Maintenance {
     every(core.options.recoveryIntervalMs, () => this.recover({ olderThanMs: core.options.recoveryIntervalMs }));
     every(core.options.reconcileIntervalMs, () => this.recover({ reconcile: true, olderThanMs: core.options.recoveryIntervalMs }));
     every(Math.min(5_000, core.options.gcIntervalMs), async () => {
-      // After many commits, or once a burst of writes is over: compacts, and builds the ANN index past its threshold.
+      // After many commits, once a burst of writes is over, or when many rows wait outside the keyword index:
+      // compacts, folds new rows into the indexes, and builds or retrains the ANN index.
       const quiet = core.commitsSinceOptimize > 0 && Date.now() - core.lastCommitAt > core.options.optimizeWhenQuietMs;
-      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet) await this.optimize();
+      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet || (await this.keywordBacklogDue())) await this.optimize();
     });
   }
 
@@ -107,7 +130,7 @@ export class Maintenance {
       previous = signature;
       const table = await core.vectorsIfBound();
       if (table) {
-        await core.lock.run(async () => {
+        await core.assertWritable().run(async () => {
           await core.catchUp(table);
           const version = await table.deleteUpTo(claims.map((c) => ({ chunkId: c.chunk_id, generation: c.generation })));
           if (version !== null) await core.meta.noteLanceVersion(table.name, version);
@@ -144,22 +167,39 @@ export class Maintenance {
     });
   }
 
-  /** Compacts Lance, prunes old versions and keeps the ANN index current. */
+  /**
+   * Compacts Lance, folds new rows into every index, prunes old versions,
+   * and builds the ANN index past its threshold (or trains it again once
+   * the table has outgrown it). Not under the writer lock: writes only ever
+   * insert rows, which Lance commits beside a compaction; a GC delete that
+   * collides with one fails and is retried by the next GC. Under the
+   * watchdog: an optimize that hangs is reported, not waited for.
+   */
   optimize(): Promise<RunReport> {
     return this.exclusive(SETTINGS.lastOptimize, async () => {
       const { core } = this;
       const table = await core.vectorsIfBound();
       if (!table) return { skipped: "no vectors yet" };
       core.commitsSinceOptimize = 0;
-      await core.lock.run(async () => {
-        await core.catchUp(table);
-        await core.meta.noteLanceVersion(table.name, await table.optimize(core.options.keepVersionsMs));
-      });
+      await core.catchUp(table);
+      const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () => table.optimize(core.options.keepVersionsMs));
+      if (version === undefined) return { still_running: true };
+      await core.meta.noteLanceVersion(table.name, version);
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
-      if (!indexed && rows >= core.options.annMinRows) this.buildAnnIndex(table, rows);
-      return { rows, ann_index: indexed };
+      const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
+      if ((!indexed && rows >= core.options.annMinRows) || (indexed && trainedOn !== undefined && rows >= ANN_RETRAIN_GROWTH * trainedOn)) {
+        this.buildAnnIndex(table, rows);
+      }
+      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}) };
     });
+  }
+
+  /** Whether the rows the keyword index does not cover yet are many enough to fold in now. */
+  private async keywordBacklogDue(): Promise<boolean> {
+    const table = await this.core.openedTable();
+    const index = table ? (await table.stats()).keyword_index : null;
+    return index !== null && index.unindexed_rows > 0 && (index.unindexed_rows >= FOLD_BACKLOG_ROWS || index.unindexed_rows > FOLD_BACKLOG_SHARE * index.indexed_rows);
   }
 
   private scheduleGc(): void {
@@ -178,10 +218,13 @@ export class Maintenance {
    * build simply never commits.
    */
   private buildAnnIndex(table: VectorTable, rows: number): void {
-    this.annBuild ??= table
-      .createVectorIndex(rows)
-      .then((version) => this.core.meta.noteLanceVersion(table.name, version))
-      .catch((error) => this.core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
+    const { core } = this;
+    this.annBuild ??= core.watchdog
+      .watch("vector index build", core.options.indexBuildLimitMs, async () => {
+        await core.meta.noteLanceVersion(table.name, await table.createVectorIndex(rows));
+        await core.meta.setSetting(annTrainedKey(table), rows);
+      })
+      .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
       .finally(() => (this.annBuild = null));
   }
 
@@ -190,7 +233,7 @@ export class Maintenance {
     const { core } = this;
     const due = (retired: RetiredTable[]) => retired.filter((t) => Date.now() - t.at >= core.options.keepVersionsMs);
     if (due(await core.meta.retiredTables()).length === 0) return [];
-    return core.lock.run(async () => {
+    return core.assertWritable().run(async () => {
       const retired = await core.meta.retiredTables();
       const dropping = due(retired);
       for (const t of dropping) if (await VectorTable.exists(core.connection, t.name)) await core.connection.dropTable(t.name);
@@ -204,14 +247,17 @@ export class Maintenance {
     const { core } = this;
     const run = this.queue.then(async () => {
       core.assertOpen();
+      core.assertWritable();
       const started = Date.now();
       const at = new Date(started).toISOString();
       let report: RunReport;
       try {
         report = { at, took_ms: 0, ok: true, ...(await job()) };
-      } catch (error) {
+      } catch (caught) {
+        const error = core.storageFailure(caught, MAINTENANCE_ACTIONS[name] ?? name, "Nothing acknowledged is lost; it is retried on the next run.");
         report = { at, took_ms: Date.now() - started, ok: false, error: errorMessage(error) };
-        if (!core.closed) await core.meta.setSetting(name, report);
+        // On a full disk recording the failure may fail too; the error itself is what matters.
+        if (!core.closed) await core.meta.setSetting(name, report).catch((e: unknown) => core.log(`could not record the ${name} report: ${errorMessage(e)}`));
         throw error;
       }
       report.took_ms = Date.now() - started;

@@ -1,106 +1,28 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
+import { openReadOnlyDatabase } from "./data-dir.js";
+import { StoreError } from "./errors.js";
 import { compileFilter } from "./filter.js";
-import { migrate } from "./migrate.js";
-import type { Filter } from "./schemas.js";
+import { migrate, unappliedMigrations } from "./migrate.js";
+import { registerSqlFunctions } from "./sql-functions.js";
+import type {
+  ChunkRow,
+  ChunkVersionRow,
+  ChunkWrite,
+  Garbage,
+  LiveChunk,
+  MetadataStore,
+  PendingWork,
+  RecordRow,
+  RecordStatus,
+  ReindexWork,
+  RetiredTable,
+  SearchScope,
+  SnapshotView,
+  StatusCounts,
+} from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
-
-export type RecordStatus = "pending" | "committed" | "tombstone";
-
-/** A chunk as validated and normalised, ready for step 1. */
-export interface ChunkWrite {
-  chunkId: string;
-  collection: string;
-  docId: string | null;
-  text: string;
-  /** Canonical JSON: sorted keys. */
-  metadata: string;
-  contentHash: string;
-}
-
-/** One version of a chunk: the committed one (in `chunks`) or a pending one. */
-export interface ChunkRow {
-  chunk_id: string;
-  collection: string;
-  doc_id: string | null;
-  text: string;
-  metadata: string;
-  content_hash: string;
-  generation: number;
-  created_at: number;
-  updated_at: number;
-}
-
-/** A committed version with the state of the chunk's newest write: what "unchanged" is decided on. */
-export interface LiveChunk extends ChunkRow {
-  status: RecordStatus;
-  model: string;
-}
-
-/** What get_chunk shows: the committed version (or, before the first commit, the pending one) and any write in flight. */
-export interface ChunkVersionRow extends ChunkRow {
-  status: "committed" | "pending";
-  pending_generation: number | null;
-  pending_content_hash: string | null;
-  pending_updated_at: number | null;
-}
-
-export interface RecordRow {
-  chunk_id: string;
-  status: RecordStatus;
-  /** The newest write's generation. */
-  generation: number;
-  vector_committed: number;
-  model: string;
-  state_changed_at: number;
-  /** The generation search serves, or null before the first commit. */
-  committed_generation: number | null;
-  /** Lance rows of this chunk up to here are superseded, awaiting GC. */
-  gc_upto: number | null;
-}
-
-export interface PendingWork {
-  chunk_id: string;
-  generation: number;
-  collection: string;
-  doc_id: string | null;
-  text: string;
-}
-
-export interface RetiredTable {
-  name: string;
-  at: number;
-}
-
-export interface ReindexWork {
-  seq: number;
-  chunk_id: string;
-  collection: string;
-  doc_id: string | null;
-  text: string;
-  generation: number;
-}
-
-/** Lance rows of `chunk_id` with a generation up to `generation` may be deleted. */
-export interface Garbage {
-  chunk_id: string;
-  generation: number;
-}
-
-export interface StatusCounts {
-  pending: number;
-  committed: number;
-  tombstone: number;
-  /** Pending records of chunks whose committed version keeps being served meanwhile. */
-  rewrites: number;
-  /** Records whose superseded Lance rows GC has not removed yet. */
-  superseded: number;
-  oldestPendingAt: number | null;
-  oldestTombstoneAt: number | null;
-  /** Live chunks: committed, or written and not yet committed. */
-  chunks: number;
-}
 
 const now = (): number => Date.now();
 
@@ -110,7 +32,7 @@ const now = (): number => Date.now();
  */
 export function readSettingIfPresent<T>(path: string, key: string): T | undefined {
   if (!existsSync(path)) return undefined;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = openReadOnlyDatabase(path);
   try {
     db.pragma("busy_timeout = 10000");
     const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_settings'").get();
@@ -122,11 +44,6 @@ export function readSettingIfPresent<T>(path: string, key: string): T | undefine
   }
 }
 
-export interface SearchScope {
-  collection?: string;
-  docId?: string;
-  filter?: Filter;
-}
 
 function scopeSql(scope: SearchScope): { where: string; params: (string | number)[] } {
   let where = "";
@@ -134,6 +51,10 @@ function scopeSql(scope: SearchScope): { where: string; params: (string | number
   if (scope.collection !== undefined) {
     where += " AND c.collection = ?";
     params.push(scope.collection);
+  }
+  if (scope.collections !== undefined) {
+    where += " AND c.collection IN (SELECT value FROM json_each(?))";
+    params.push(JSON.stringify(scope.collections));
   }
   if (scope.docId !== undefined) {
     where += " AND c.doc_id = ?";
@@ -155,29 +76,52 @@ function scopeSql(scope: SearchScope): { where: string; params: (string | number
  */
 const COMMITTED_BY_IDS = "SELECT c.* FROM json_each(?) ids CROSS JOIN chunks c ON c.chunk_id = ids.value";
 
-/** get_chunk's view, for chunks picked by `picks` (a WHERE over c, and over p for chunks only pending). */
-function versionsSql(committedWhere: string, pendingWhere: string): string {
-  return `SELECT c.chunk_id, c.collection, c.doc_id, c.text, c.metadata, c.content_hash, c.generation, c.created_at, c.updated_at, 'committed' AS status,
+/**
+ * get_chunk's view: committed versions with any write in flight, then
+ * versions never committed. `from` and `where` pick committed rows as `c`,
+ * `pending` is the WHERE over `p` (pending_chunks is small: the writes in flight).
+ */
+function versionsSql(from: string, where: string, pending: string, prefix = ""): string {
+  return `${prefix} SELECT c.chunk_id, c.collection, c.doc_id, c.text, c.metadata, c.content_hash, c.generation, c.created_at, c.updated_at, 'committed' AS status,
             p.generation AS pending_generation, p.content_hash AS pending_content_hash, p.updated_at AS pending_updated_at
-          FROM chunks c LEFT JOIN pending_chunks p ON p.chunk_id = c.chunk_id WHERE ${committedWhere}
+          FROM ${from} LEFT JOIN pending_chunks p ON p.chunk_id = c.chunk_id WHERE ${where}
           UNION ALL
           SELECT p.chunk_id, p.collection, p.doc_id, p.text, p.metadata, p.content_hash, p.generation, p.created_at, p.updated_at, 'pending',
             NULL, NULL, NULL
-          FROM pending_chunks p WHERE ${pendingWhere} AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id)
+          FROM pending_chunks p WHERE ${pending} AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id)
           ORDER BY chunk_id`;
 }
 
-/** The committed chunks among a JSON list of ids, in scope. */
-const committedSql = (where: string): string => `${COMMITTED_BY_IDS} WHERE 1${where}`;
+/**
+ * Every distinct collection, walked through the (collection, doc_id) index
+ * one seek at a time (a loose index scan): a lookup by doc_id alone then
+ * seeks the document in each collection instead of scanning every chunk.
+ */
+const EACH_COLLECTION = `WITH RECURSIVE cols(name) AS (
+    SELECT MIN(collection) FROM chunks
+    UNION ALL
+    SELECT (SELECT MIN(collection) FROM chunks WHERE collection > cols.name) FROM cols WHERE cols.name IS NOT NULL
+  )`;
 
 /**
- * BM25 over the lexical index, best first, in scope. CROSS JOIN pins the
- * full-text match as the outer loop: left to the planner, SQLite ran the
- * MATCH once per chunk row (744 ms a query on 1,400 chunks).
+ * Lookups by doc_id, each able to use the (collection, doc_id) index. The
+ * former `(@collection IS NULL OR c.collection = @collection)` form could
+ * not: SQLite scanned every chunk (14-18 ms a lookup at 16k chunks, paid by
+ * every re-ingested file). Exported so a test can check the plans.
  */
-const keywordSql = (where: string): string =>
-  `SELECT c.*, -f.rank AS score FROM chunks_fts f CROSS JOIN chunks c ON c.seq = f.rowid
-   WHERE chunks_fts MATCH ?${where} ORDER BY f.rank LIMIT ?`;
+export const DOC_ID_SQL = {
+  versionsIn: versionsSql("chunks c", "c.collection = @collection AND c.doc_id = @docId", "p.collection = @collection AND p.doc_id = @docId"),
+  versionsAny: versionsSql("cols CROSS JOIN chunks c ON c.collection = cols.name AND c.doc_id = @docId", "1", "p.doc_id = @docId", EACH_COLLECTION),
+  idsIn: "SELECT chunk_id FROM chunks WHERE collection = @collection AND doc_id = @docId UNION SELECT chunk_id FROM pending_chunks WHERE collection = @collection AND doc_id = @docId",
+  idsAny: `${EACH_COLLECTION} SELECT c.chunk_id FROM cols CROSS JOIN chunks c ON c.collection = cols.name AND c.doc_id = @docId
+    UNION SELECT chunk_id FROM pending_chunks WHERE doc_id = @docId`,
+  /** A range of the index: doc_ids from `low` (inclusive) to `high` (exclusive). */
+  idsBetween: `SELECT doc_id FROM chunks WHERE collection = @collection AND doc_id >= @low AND doc_id < @high
+    UNION SELECT doc_id FROM pending_chunks WHERE collection = @collection AND doc_id >= @low AND doc_id < @high ORDER BY doc_id`,
+} as const;
+
+/** The committed chunks among a JSON list of ids, in scope. */
+const committedSql = (where: string): string => `${COMMITTED_BY_IDS} WHERE 1${where}`;
 
 /** Filters compile to a handful of SQL shapes; preparing each once keeps searches cheap. */
 class StatementCache {
@@ -202,17 +146,9 @@ function readCommitted(cache: StatementCache, chunkIds: readonly string[], scope
   return cache.get(committedSql(where)).all(JSON.stringify([...new Set(chunkIds)]), ...params) as ChunkRow[];
 }
 
-function readKeyword(cache: StatementCache, match: string, scope: SearchScope, limit: number): (ChunkRow & { score: number })[] {
-  const { where, params } = scopeSql(scope);
-  return cache.get(keywordSql(where)).all(match, ...params, limit) as (ChunkRow & { score: number })[];
-}
 
-/** One consistent read of what is committed: everything a search reads of SQLite. */
-export interface SnapshotView {
-  /** The committed versions among these chunks, in scope and matching the filter. */
-  committed(chunkIds: readonly string[], scope: SearchScope): Promise<ChunkRow[]>;
-  /** The best BM25 matches among committed chunks, in scope. */
-  keyword(match: string, scope: SearchScope, limit: number): Promise<(ChunkRow & { score: number })[]>;
+function viewOf(cache: StatementCache): SnapshotView {
+  return { committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope) };
 }
 
 /**
@@ -230,20 +166,19 @@ class SnapshotPool {
   constructor(
     private readonly path: string,
     private readonly busyTimeoutMs: number,
-    private readonly size: number,
+    /** A connection that is a snapshot already (an unchanging in-memory image), read directly. */
+    private readonly frozen: StatementCache | null,
   ) {}
 
   async run<T>(work: (view: SnapshotView) => Promise<T>): Promise<T> {
+    if (this.frozen) return work(viewOf(this.frozen));
     const cache = await this.acquire();
     const db = cache.db;
     db.exec("BEGIN");
     try {
       // The transaction's first read fixes its snapshot: before the caller looks at Lance.
       db.prepare("SELECT 1 FROM generation_seq").get();
-      return await work({
-        committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope),
-        keyword: async (match, scope, limit) => readKeyword(cache, match, scope, limit),
-      });
+      return await work(viewOf(cache));
     } finally {
       db.exec("COMMIT");
       this.release(cache);
@@ -253,7 +188,7 @@ class SnapshotPool {
   private acquire(): Promise<StatementCache> {
     const ready = this.idle.pop();
     if (ready) return Promise.resolve(ready);
-    if (this.open < this.size) {
+    if (this.open < SNAPSHOT_CONNECTIONS) {
       this.open++;
       const db = new Database(this.path, { readonly: true, fileMustExist: true });
       db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
@@ -297,24 +232,39 @@ interface PendingRow extends ChunkRow {
  * busy timeout instead of failing a lock upgrade. Methods return promises
  * so that another backend can stand behind the same calls.
  */
-export class MetadataDb {
+export class MetadataDb implements MetadataStore {
   readonly db: Database.Database;
   private readonly stmts;
   private readonly statementCache: StatementCache;
   private readonly snapshots: SnapshotPool;
 
-  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+  /** `readOnly`: for a store this user may read but not write; nothing is migrated, and every write fails. */
+  constructor(path: string, options: { busyTimeoutMs?: number; readOnly?: boolean } = {}) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
-    this.db = new Database(path);
+    this.db = options.readOnly ? openReadOnlyDatabase(path) : new Database(path);
     this.statementCache = new StatementCache(this.db);
-    this.snapshots = new SnapshotPool(path, busyTimeoutMs, SNAPSHOT_CONNECTIONS);
+    // An in-memory image of a store no one may write here never changes: it is its own snapshot.
+    this.snapshots = new SnapshotPool(path, busyTimeoutMs, this.db.memory ? this.statementCache : null);
     this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    this.db.pragma("journal_mode = WAL");
-    // FULL: an acknowledged write must survive power loss, not only a process crash.
-    this.db.pragma("synchronous = FULL");
-    // Enforced, so V001-V003 behave as written and write_sets references are checked.
-    this.db.pragma("foreign_keys = ON");
-    migrate(this.db);
+    if (options.readOnly) {
+      registerSqlFunctions(this.db);
+      const needed = unappliedMigrations(this.db);
+      if (needed.length > 0) {
+        this.db.close();
+        throw new StoreError(
+          "read_only",
+          `The store ${path} needs migration ${needed.join(", ")} before this version of retrieval-mcp can read it, and this process may not write it. ` +
+            "Open it once as a user who may write it (any command applies the migration), or use the retrieval-mcp release that wrote it.",
+        );
+      }
+    } else {
+      this.db.pragma("journal_mode = WAL");
+      // FULL: an acknowledged write must survive power loss, not only a process crash.
+      this.db.pragma("synchronous = FULL");
+      // Enforced, so V001-V003 behave as written and write_sets references are checked.
+      this.db.pragma("foreign_keys = ON");
+      migrate(this.db);
+    }
     const db = this.db;
     this.stmts = {
       allocate: db.prepare<[{ count: number }], { first: number }>("UPDATE generation_seq SET next = next + @count WHERE id = 1 RETURNING next - @count AS first"),
@@ -335,6 +285,7 @@ export class MetadataDb {
            gc_upto = CASE WHEN excluded.gc_upto IS NULL THEN gc_upto ELSE MAX(COALESCE(gc_upto, 0), excluded.gc_upto) END`,
       ),
       pendingByKey: db.prepare<[{ chunkId: string; generation: number }], PendingRow>("SELECT * FROM pending_chunks WHERE chunk_id = @chunkId AND generation = @generation"),
+      pendingGenerations: db.prepare<[string], { generation: number }>("SELECT generation FROM pending_chunks WHERE chunk_id IN (SELECT value FROM json_each(?))"),
       markWritten: db.prepare("UPDATE pending_chunks SET vector_written = 1 WHERE chunk_id = ?"),
       promote: db.prepare(
         `INSERT INTO chunks (chunk_id, collection, doc_id, text, metadata, content_hash, generation, created_at, updated_at)
@@ -358,6 +309,12 @@ export class MetadataDb {
         "SELECT chunk_id, up_to_generation FROM write_set_removals WHERE write_set = ?",
       ),
       dropWriteSet: db.prepare("DELETE FROM write_sets WHERE id = ?"),
+      writeSetHasMember: db.prepare<[number], { one: number }>("SELECT 1 AS one FROM pending_chunks WHERE write_set = ? LIMIT 1"),
+      joinWriteSet: db.prepare("UPDATE pending_chunks SET write_set = ? WHERE chunk_id = ?"),
+      handOverRemovals: db.prepare(
+        `INSERT INTO write_set_removals (write_set, chunk_id, up_to_generation) SELECT @to, chunk_id, up_to_generation FROM write_set_removals WHERE write_set = @from
+         ON CONFLICT(write_set, chunk_id) DO UPDATE SET up_to_generation = MAX(up_to_generation, excluded.up_to_generation)`,
+      ),
       // A delete: the chunks row goes (its trigger tombstones the record), the pending version too, and a chunk never committed is tombstoned here.
       deleteCommitted: db.prepare("DELETE FROM chunks WHERE chunk_id = ?"),
       tombstone: db.prepare(
@@ -366,20 +323,14 @@ export class MetadataDb {
       liveByIds: db.prepare<[string], LiveChunk>(
         `SELECT c.*, e.status, e.model FROM json_each(?) ids CROSS JOIN chunks c ON c.chunk_id = ids.value CROSS JOIN embedding_records e ON e.chunk_id = c.chunk_id`,
       ),
-      versionsByIds: db.prepare<[string, string], ChunkVersionRow>(
-        versionsSql("c.chunk_id IN (SELECT value FROM json_each(?))", "p.chunk_id IN (SELECT value FROM json_each(?))"),
+      versionsByIds: db.prepare<[{ ids: string }], ChunkVersionRow>(
+        versionsSql("chunks c", "c.chunk_id IN (SELECT value FROM json_each(@ids))", "p.chunk_id IN (SELECT value FROM json_each(@ids))"),
       ),
-      // Two statements, not `(@collection IS NULL OR ...)`: that form cannot use the (collection, doc_id) indexes.
-      versionsOfDoc: db.prepare<[string, string], ChunkVersionRow>(versionsSql("c.doc_id = ?", "p.doc_id = ?")),
-      versionsOfDocIn: db.prepare<[string, string, string, string], ChunkVersionRow>(
-        versionsSql("c.collection = ? AND c.doc_id = ?", "p.collection = ? AND p.doc_id = ?"),
-      ),
-      idsOfDoc: db.prepare<[string, string], { chunk_id: string }>(
-        "SELECT chunk_id FROM chunks WHERE doc_id = ? UNION SELECT chunk_id FROM pending_chunks WHERE doc_id = ?",
-      ),
-      idsOfDocIn: db.prepare<[string, string, string, string], { chunk_id: string }>(
-        "SELECT chunk_id FROM chunks WHERE collection = ? AND doc_id = ? UNION SELECT chunk_id FROM pending_chunks WHERE collection = ? AND doc_id = ?",
-      ),
+      versionsOfDocIn: db.prepare<[{ docId: string; collection: string }], ChunkVersionRow>(DOC_ID_SQL.versionsIn),
+      versionsOfDocAny: db.prepare<[{ docId: string }], ChunkVersionRow>(DOC_ID_SQL.versionsAny),
+      idsOfDocIn: db.prepare<[{ docId: string; collection: string }], { chunk_id: string }>(DOC_ID_SQL.idsIn),
+      idsOfDocAny: db.prepare<[{ docId: string }], { chunk_id: string }>(DOC_ID_SQL.idsAny),
+      idsBetween: db.prepare<[{ collection: string; low: string; high: string }], { doc_id: string }>(DOC_ID_SQL.idsBetween),
       existingIds: db.prepare<[string, string], { chunk_id: string }>(
         `SELECT chunk_id FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?))
          UNION SELECT chunk_id FROM pending_chunks WHERE chunk_id IN (SELECT value FROM json_each(?))`,
@@ -393,7 +344,7 @@ export class MetadataDb {
       superseded: db.prepare<[number], Garbage>("SELECT chunk_id, gc_upto AS generation FROM embedding_records WHERE gc_upto IS NOT NULL LIMIT ?"),
       clearSuperseded: db.prepare("UPDATE embedding_records SET gc_upto = NULL WHERE chunk_id = @chunk_id AND gc_upto = @generation"),
       pending: db.prepare<[number, number], PendingWork>(
-        `SELECT p.chunk_id, p.generation, p.collection, p.doc_id, p.text
+        `SELECT p.chunk_id, p.generation, p.collection, p.doc_id, p.text, p.metadata
          FROM embedding_records e CROSS JOIN pending_chunks p ON p.chunk_id = e.chunk_id
          WHERE e.status = 'pending' AND e.state_changed_at <= ? AND p.vector_written = 0 ORDER BY e.state_changed_at LIMIT ?`,
       ),
@@ -421,13 +372,12 @@ export class MetadataDb {
       ),
       rewriteCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM pending_chunks p WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_id = p.chunk_id)"),
       supersededCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM embedding_records WHERE gc_upto IS NOT NULL"),
-      lexicalMissing: db.prepare<[], { chunk_id: string }>("SELECT chunk_id FROM chunks WHERE seq NOT IN (SELECT rowid FROM chunks_fts)"),
-      lexicalExtra: db.prepare<[], { rowid: number }>("SELECT rowid FROM chunks_fts WHERE rowid NOT IN (SELECT seq FROM chunks)"),
+      unwritePending: db.prepare("UPDATE pending_chunks SET vector_written = 0 WHERE vector_written = 1"),
       committedAfter: db.prepare<[{ seq: number; limit: number }], ReindexWork>(
-        `SELECT seq, chunk_id, collection, doc_id, text, generation FROM chunks WHERE seq > @seq ORDER BY seq LIMIT @limit`,
+        `SELECT seq, chunk_id, collection, doc_id, text, metadata, generation FROM chunks WHERE seq > @seq ORDER BY seq LIMIT @limit`,
       ),
       committedSince: db.prepare<[{ generation: number }], ReindexWork>(
-        `SELECT seq, chunk_id, collection, doc_id, text, generation FROM chunks WHERE generation >= @generation ORDER BY generation`,
+        `SELECT seq, chunk_id, collection, doc_id, text, metadata, generation FROM chunks WHERE generation >= @generation ORDER BY generation`,
       ),
       changedSince: db.prepare<[{ generation: number }], { chunk_id: string; generation: number; status: RecordStatus }>(
         "SELECT chunk_id, generation, status FROM embedding_records WHERE generation >= @generation AND status IN ('pending', 'committed')",
@@ -512,13 +462,36 @@ export class MetadataDb {
             this.stmts.upsertRecord.run({ chunkId: chunk.chunkId, model: model.model, dimension: model.dimension, generation, now: t, gcNow });
             return generation;
           });
-          // A write set that just lost a member to this write may now be complete.
-          for (const id of orphanedSets) if (id !== writeSet) this.completeWriteSet(id, t);
+          this.settleOrphanedSets(orphanedSets, writeSet, chunks, t);
           return { generations, removed };
         })
         .immediate();
     } finally {
       this.db.pragma("synchronous = FULL");
+    }
+  }
+
+  /**
+   * Write sets that just lost members to a write: one with members left
+   * may now be complete. One that lost them all was overtaken (a document
+   * re-ingested while its previous replacement was in flight): its removals
+   * pass to the overtaking write and happen when that commits, so a search
+   * never sees the document's old chunks removed while its other chunks
+   * are still in their old version. A plain write becomes their write set.
+   */
+  private settleOrphanedSets(orphaned: ReadonlySet<number>, writeSet: number | null, chunks: readonly ChunkWrite[], t: number): void {
+    let heir = writeSet;
+    for (const id of orphaned) {
+      if (id === writeSet) continue;
+      if (this.stmts.writeSetHasMember.get(id)) {
+        this.completeWriteSet(id, t);
+      } else if (heir === null) {
+        heir = id;
+        for (const chunk of chunks) this.stmts.joinWriteSet.run(id, chunk.chunkId);
+      } else {
+        this.stmts.handOverRemovals.run({ from: id, to: heir });
+        this.stmts.dropWriteSet.run(id);
+      }
     }
   }
 
@@ -553,6 +526,12 @@ export class MetadataDb {
       .immediate();
   }
 
+  /** Which of these generations are still their chunk's pending version (by chunk_id, so through the primary key). */
+  async stillPending(keys: readonly { chunkId: string; generation: number }[]): Promise<Set<number>> {
+    const pending = new Set(this.stmts.pendingGenerations.all(JSON.stringify(keys.map((k) => k.chunkId))).map((r) => r.generation));
+    return new Set(keys.map((k) => k.generation).filter((g) => pending.has(g)));
+  }
+
   private promote(row: PendingRow, t: number): number {
     this.stmts.promote.run({ chunkId: row.chunk_id, now: t });
     this.stmts.dropPending.run(row.chunk_id);
@@ -580,29 +559,30 @@ export class MetadataDb {
     return changed;
   }
 
-  /** Deletes chunks, both versions, tombstoning their records; inside the caller's transaction. */
+  /**
+   * Deletes chunks, both versions, tombstoning their records; inside the
+   * caller's transaction. A replacement whose unwritten members were all
+   * deleted (by a delete, or by another replacement's removals) is complete
+   * now: its own removals were acknowledged with it and must not be lost.
+   */
   private deleteNow(chunkIds: readonly string[], t: number): void {
+    const sets = new Set<number>();
     for (const chunkId of chunkIds) {
+      const set = this.stmts.pendingWriteSet.get(chunkId)?.write_set;
+      if (set !== undefined && set !== null) sets.add(set);
       this.stmts.dropPending.run(chunkId);
       this.stmts.deleteCommitted.run(chunkId);
       this.stmts.tombstone.run({ chunkId, now: t });
     }
+    for (const id of sets) this.completeWriteSet(id, t);
   }
 
   private deleteInTransaction(find: () => string[]): Promise<string[]> {
     return Promise.resolve(
       this.db
         .transaction(() => {
-          const t = now();
           const ids = find();
-          const sets = new Set<number>();
-          for (const id of ids) {
-            const set = this.stmts.pendingWriteSet.get(id)?.write_set;
-            if (set !== undefined && set !== null) sets.add(set);
-          }
-          this.deleteNow(ids, t);
-          // A replacement whose unwritten members were all deleted is complete now.
-          for (const id of sets) this.completeWriteSet(id, t);
+          this.deleteNow(ids, now());
           return ids;
         })
         .immediate(),
@@ -616,8 +596,19 @@ export class MetadataDb {
 
   async deleteDocument(docId: string, collection: string | null): Promise<string[]> {
     return this.deleteInTransaction(() =>
-      (collection === null ? this.stmts.idsOfDoc.all(docId, docId) : this.stmts.idsOfDocIn.all(collection, docId, collection, docId)).map((r) => r.chunk_id),
+      (collection === null ? this.stmts.idsOfDocAny.all({ docId }) : this.stmts.idsOfDocIn.all({ docId, collection })).map((r) => r.chunk_id),
     );
+  }
+
+  /**
+   * Ids of the documents in a collection whose doc_id starts with `prefix`,
+   * read as a range of the (collection, doc_id) index: every id starting
+   * with the prefix sorts at or after it and before the prefix with its
+   * last character raised.
+   */
+  async documentIds(collection: string, prefix: string): Promise<string[]> {
+    const high = prefix.slice(0, -1) + String.fromCodePoint(prefix.codePointAt(prefix.length - 1)! + 1);
+    return this.stmts.idsBetween.all({ collection, low: prefix, high }).map((r) => r.doc_id);
   }
 
   /** Each Lance write records the table's new version, so other processes know to refresh before they read or write. */
@@ -636,19 +627,18 @@ export class MetadataDb {
 
   /** Committed versions, or the pending one of a chunk never committed, with any write in flight. */
   async versions(chunkIds: readonly string[]): Promise<ChunkVersionRow[]> {
-    const list = JSON.stringify([...new Set(chunkIds)]);
-    return this.stmts.versionsByIds.all(list, list);
+    return this.stmts.versionsByIds.all({ ids: JSON.stringify([...new Set(chunkIds)]) });
   }
 
   async documentVersions(docId: string, collection: string | null): Promise<ChunkVersionRow[]> {
-    return collection === null ? this.stmts.versionsOfDoc.all(docId, docId) : this.stmts.versionsOfDocIn.all(collection, docId, collection, docId);
+    return collection === null ? this.stmts.versionsOfDocAny.all({ docId }) : this.stmts.versionsOfDocIn.all({ docId, collection });
   }
 
   /**
    * Runs `work` on one consistent read of what is committed (see
    * SnapshotPool): a search takes it before it asks Lance, so every chunk
-   * it returns is in the version committed at that moment, on both sides of
-   * a hybrid search.
+   * it returns, from either side of a hybrid search, is in the version
+   * committed at that moment.
    */
   snapshot<T>(work: (view: SnapshotView) => Promise<T>): Promise<T> {
     return this.snapshots.run(work);
@@ -703,7 +693,7 @@ export class MetadataDb {
         this.writeSetting(SETTINGS.model, change.model);
         this.writeSetting(SETTINGS.table, change.table);
         this.stmts.deleteSetting.run(SETTINGS.reindex);
-        this.writeSetting(SETTINGS.retired, [...(this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? []), { name: change.retire, at: t }]);
+        this.retire(change.retire, t);
         return changed.length;
       })
       .immediate();
@@ -717,6 +707,21 @@ export class MetadataDb {
     return this.stmts.rependRecord.run({ ...key, status: row.status }).changes;
   }
 
+  /** Makes `table` the active vector table and retires the one it replaces, in one transaction. */
+  async switchTable(change: { table: string; retire: string }): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.writeSetting(SETTINGS.table, change.table);
+        this.stmts.deleteSetting.run(SETTINGS.upgrade);
+        this.retire(change.retire, now());
+      })
+      .immediate();
+  }
+
+  private retire(table: string, at: number): void {
+    this.writeSetting(SETTINGS.retired, [...(this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? []), { name: table, at }]);
+  }
+
   async deleteSetting(key: string): Promise<void> {
     this.stmts.deleteSetting.run(key);
   }
@@ -725,21 +730,12 @@ export class MetadataDb {
     return this.readSetting<RetiredTable[]>(SETTINGS.retired) ?? [];
   }
 
-  /** Chunks missing from the lexical index, and index entries without a chunk. Both stay empty unless the triggers were bypassed. */
-  async lexicalDrift(): Promise<{ missing: string[]; extra: number[] }> {
-    return {
-      missing: this.stmts.lexicalMissing.all().map((r) => r.chunk_id),
-      extra: this.stmts.lexicalExtra.all().map((r) => r.rowid),
-    };
-  }
-
-  async rebuildLexicalIndex(): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.db.exec("DELETE FROM chunks_fts");
-        this.db.exec("INSERT INTO chunks_fts (rowid, body) SELECT seq, rmcp_lexical(text) FROM chunks");
-      })
-      .immediate();
+  /**
+   * Forgets that pending versions' vectors were written: after the vector
+   * table is rebuilt without them, recovery writes them again.
+   */
+  async unwritePending(): Promise<number> {
+    return this.stmts.unwritePending.run().changes;
   }
 
   async tombstones(limit: number): Promise<Garbage[]> {

@@ -51,6 +51,37 @@ interface AppliedRow {
   checksum: string;
 }
 
+function label(row: { version: number; name: string }): string {
+  return `V${String(row.version).padStart(3, "0")}__${row.name}`;
+}
+
+/** Refuses a data directory whose applied migrations this release does not know, or knows with other contents. */
+function checkApplied(applied: readonly AppliedRow[], byVersion: ReadonlyMap<number, Migration>): void {
+  for (const row of applied) {
+    const m = byVersion.get(row.version);
+    if (!m) {
+      throw new StoreError("migration_failed", `This data directory has migration ${label(row)} applied, which this version of retrieval-mcp does not know. It was created by a newer release: upgrade retrieval-mcp, or use another --data-dir.`);
+    }
+    if (m.checksum !== row.checksum) {
+      throw new StoreError("migration_failed", `Migration ${label(row)}.sql was edited after it was applied to this data directory (checksum ${row.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} on disk). Applied migrations must never change: restore the original file and add the change as a new migration.`);
+    }
+  }
+}
+
+/**
+ * The migrations a database still needs, found without writing anything
+ * (for a store opened read-only, which cannot apply them). Applied ones
+ * are checked as `migrate` checks them.
+ */
+export function unappliedMigrations(db: Database.Database, options: MigrateOptions = {}): string[] {
+  const all = loadMigrations(options.dir);
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  const applied = hasTable ? db.prepare<[], AppliedRow>("SELECT version, name, checksum FROM schema_migrations ORDER BY version").all() : [];
+  checkApplied(applied, new Map(all.map((m) => [m.version, m])));
+  const done = new Set(applied.map((row) => row.version));
+  return all.filter((m) => !done.has(m.version)).map(label);
+}
+
 /**
  * Applies pending migrations in order, each in its own IMMEDIATE transaction
  * that re-reads what is applied, so two processes opening a new data
@@ -70,18 +101,7 @@ export function migrate(db: Database.Database, options: MigrateOptions = {}): nu
   const readApplied = db.prepare<[], AppliedRow>("SELECT version, name, checksum FROM schema_migrations ORDER BY version");
   const record = db.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)");
 
-  const check = (applied: AppliedRow[]): void => {
-    for (const row of applied) {
-      const m = byVersion.get(row.version);
-      const label = `V${String(row.version).padStart(3, "0")}__${row.name}`;
-      if (!m) {
-        throw new StoreError("migration_failed", `This data directory has migration ${label} applied, which this version of retrieval-mcp does not know. It was created by a newer release: upgrade retrieval-mcp, or use another --data-dir.`);
-      }
-      if (m.checksum !== row.checksum) {
-        throw new StoreError("migration_failed", `Migration ${label}.sql was edited after it was applied to this data directory (checksum ${row.checksum.slice(0, 12)} recorded, ${m.checksum.slice(0, 12)} on disk). Applied migrations must never change: restore the original file and add the change as a new migration.`);
-      }
-    }
-  };
+  const check = (applied: AppliedRow[]): void => checkApplied(applied, byVersion);
 
   const appliedNow: number[] = [];
   for (const migration of migrations) {
@@ -92,7 +112,7 @@ export function migrate(db: Database.Database, options: MigrateOptions = {}): nu
       try {
         db.exec(migration.sql);
       } catch (error) {
-        throw new StoreError("migration_failed", `Migration V${String(migration.version).padStart(3, "0")}__${migration.name} failed: ${(error as Error).message}. Nothing of it was applied.`, { cause: error });
+        throw new StoreError("migration_failed", `Migration ${label(migration)} failed: ${(error as Error).message}. Nothing of it was applied.`, { cause: error });
       }
       record.run(migration.version, migration.name, migration.checksum, Date.now());
       return true;

@@ -1,4 +1,4 @@
-import type { RecordRow } from "./metadata.js";
+import type { RecordRow } from "./metadata-store.js";
 import type { VerifyProblem } from "./types.js";
 import type { VectorKey } from "./vector-table.js";
 
@@ -61,7 +61,7 @@ function isOwned(record: RecordRow, generation: number): boolean {
 const sample = (ids: readonly string[]): string[] => ids.slice(0, 5);
 
 /** The plan as verify reports it: one entry per kind of problem found. */
-export function describePlan(plan: ReconcilePlan, lexical: { missing: string[]; extra: number[] }): VerifyProblem[] {
+export function describePlan(plan: ReconcilePlan): VerifyProblem[] {
   return [
     { kind: "orphan_or_stale_lance_rows", count: plan.orphans.length, sample: sample(plan.orphans.map((o) => o.chunkId)) },
     { kind: "duplicate_lance_rows", count: plan.duplicates.length, sample: sample(plan.duplicates.map((r) => r.chunk_id)) },
@@ -69,10 +69,5 @@ export function describePlan(plan: ReconcilePlan, lexical: { missing: string[]; 
     { kind: "pending_records", count: plan.pending.length, sample: sample(plan.pending.map((r) => r.chunk_id)) },
     { kind: "tombstones_awaiting_gc", count: plan.tombstones.length, sample: sample(plan.tombstones.map((r) => r.chunk_id)) },
     { kind: "superseded_rows_awaiting_gc", count: plan.superseded.length, sample: sample(plan.superseded.map((r) => r.chunk_id)) },
-    {
-      kind: "lexical_index_drift",
-      count: lexical.missing.length + lexical.extra.length,
-      sample: [...lexical.missing.slice(0, 5), ...lexical.extra.slice(0, 5).map((rowid) => `fts rowid ${rowid}`)],
-    },
   ].filter((p) => p.count > 0);
 }

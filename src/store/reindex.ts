@@ -1,12 +1,13 @@
-import * as lancedb from "@lancedb/lancedb";
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
-import { MetadataDb, type ReindexWork } from "./metadata.js";
+import { openLocalBackend } from "./backend.js";
+import type { MetadataStore, ReindexWork } from "./metadata-store.js";
 import { dataPaths } from "./paths.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import { VectorTable } from "./vector-table.js";
-import { WriterLock } from "./writer-lock.js";
+import type { VectorsOptions } from "./vectors-location.js";
+import { versionRow } from "./version-row.js";
 
 /** The persisted state of a reindex, so a killed run resumes where it stopped. */
 export interface ReindexState {
@@ -19,7 +20,7 @@ export interface ReindexState {
   started_at: string;
 }
 
-export interface ReindexOptions {
+export interface ReindexOptions extends VectorsOptions {
   dataDir: string;
   /** The new model. */
   embedder: Embedder;
@@ -45,7 +46,7 @@ export interface ReindexReport {
 const SWITCH_THRESHOLD = 256;
 const MAX_CATCH_UP_PASSES = 5;
 
-export async function reindexState(meta: MetadataDb): Promise<ReindexState | null> {
+export async function reindexState(meta: MetadataStore): Promise<ReindexState | null> {
   return (await meta.getSetting<ReindexState>(SETTINGS.reindex)) ?? null;
 }
 
@@ -59,9 +60,9 @@ export async function reindexState(meta: MetadataDb): Promise<ReindexState | nul
  */
 export async function reindexStore(options: ReindexOptions): Promise<ReindexReport> {
   const paths = dataPaths(options.dataDir);
-  const meta = new MetadataDb(paths.metadataDb);
-  const lock = new WriterLock(paths.writerLock);
-  const connection = await lancedb.connect(paths.lanceDir);
+  const backend = await openLocalBackend(paths, { requireWritable: true, vectors: options });
+  const { meta, connection } = backend;
+  const lock = backend.lock!;
   let table: VectorTable | null = null;
   try {
     const info = await options.embedder.load(options.signal);
@@ -85,7 +86,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       started_at: new Date().toISOString(),
     };
     await meta.setSetting(SETTINGS.reindex, state);
-    table = await lock.run(() => VectorTable.open(connection, paths.lanceDir, state.table, info.dimension));
+    table = await lock.run(() => VectorTable.open(connection, backend.storage.location, state.table, info.dimension));
     const total = (await meta.counts()).chunks;
     let copied = 0;
 
@@ -96,9 +97,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       });
       await lock.run(async () => {
         await table!.refresh();
-        const version = await table!.insert(
-          work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })),
-        );
+        const version = await table!.insert(work.map((w, i) => versionRow(w, vectors[i]!)));
         await meta.noteLanceVersion(table!.name, version);
       });
       copied += work.length;
@@ -127,6 +126,8 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       await meta.setSetting(SETTINGS.reindex, state);
       if (changed.length <= SWITCH_THRESHOLD) break;
     }
+    // Into the indexes before the switch, so the first searches on the new table are as fast as the last on the old.
+    await meta.noteLanceVersion(table.name, await table.optimize(0));
     // Under the writer lock no server is between its Lance write and its step 3.
     const leftPending = await lock.run(async () =>
       meta.switchModel({ model: info, table: state.table, changedSince: state.high_water, retire: oldTable }),
@@ -141,18 +142,15 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
     throw new StoreError("embedder_failed", `Reindexing stopped: ${errorMessage(error)}. Progress is saved; run the same command again to resume.`, { cause: error });
   } finally {
     table?.close();
-    connection.close();
-    lock.close();
-    meta.close();
+    backend.close();
   }
 }
 
 /** Abandons an unfinished reindex: the store keeps its model; the half-built table is dropped. */
-export async function cancelReindex(dataDir: string): Promise<ReindexState | null> {
-  const paths = dataPaths(dataDir);
-  const meta = new MetadataDb(paths.metadataDb);
-  const lock = new WriterLock(paths.writerLock);
-  const connection = await lancedb.connect(paths.lanceDir);
+export async function cancelReindex(dataDir: string, vectors: VectorsOptions = {}): Promise<ReindexState | null> {
+  const backend = await openLocalBackend(dataPaths(dataDir), { requireWritable: true, vectors });
+  const { meta, connection } = backend;
+  const lock = backend.lock!;
   try {
     const state = await reindexState(meta);
     if (!state) return null;
@@ -162,8 +160,6 @@ export async function cancelReindex(dataDir: string): Promise<ReindexState | nul
     });
     return state;
   } finally {
-    connection.close();
-    lock.close();
-    meta.close();
+    backend.close();
   }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { issueSentences } from "../text/issues.js";
 import { StoreError } from "./errors.js";
 
 /** Limits of the public contract (DESIGN.md §3), shared by the store and the MCP tools. */
@@ -153,19 +154,12 @@ export const DeleteInput = selectingChunks(
 );
 export type DeleteInput = z.infer<typeof DeleteInput>;
 
-/** One line per problem, each naming the field: what a person needs to fix the call. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join(".") : "input";
-      return `${path}: ${issue.message}`;
-    })
-    .join("; ");
-}
+/** One sentence per problem, each naming the field: what a person needs to fix the call. */
+export { issueSentences as describeIssues };
 
 /** Validates input against a schema, or throws an `invalid_input` StoreError naming every bad field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new StoreError("invalid_input", describeIssues(parsed.error));
+  if (!parsed.success) throw new StoreError("invalid_input", issueSentences(parsed.error));
   return parsed.data;
 }

@@ -6,8 +6,12 @@ export const SETTINGS = {
   table: "lance_table",
   /** A re-embedding in progress: target model, new table, resume cursor. */
   reindex: "reindex",
-  /** Tables replaced by a reindex, dropped by GC once no reader can still be on them. */
+  /** A rebuild of a table written by 0.1.0 in progress: the new table's name, dropped if the rebuild was cut short. */
+  upgrade: "lance_upgrade",
+  /** Tables replaced by a reindex or a rebuild, dropped by GC once no reader can still be on them. */
   retired: "retired_tables",
+  /** Prefix, per table: the row count its ANN index was trained on. */
+  annTrainedRows: "ann_trained_rows",
   lastGc: "last_gc",
   lastRecovery: "last_recovery",
   lastOptimize: "last_optimize",

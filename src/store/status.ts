@@ -33,15 +33,18 @@ export async function statusReport(core: StoreCore, chunkIds?: readonly string[]
       dimension: bound?.dimension ?? null,
       distance: bound?.distance ?? null,
       bound: bound !== null,
+      load: core.modelLoad(),
     },
     lance,
     last_recovery: (await meta.getSetting<RunReport>(SETTINGS.lastRecovery)) ?? null,
     last_gc: (await meta.getSetting<RunReport>(SETTINGS.lastGc)) ?? null,
     last_optimize: (await meta.getSetting<RunReport>(SETTINGS.lastOptimize)) ?? null,
+    maintenance_running: core.watchdog.report(),
     reindex: reindex
       ? { target: modelKey(reindex.target), table: reindex.table, done: await meta.chunksUpTo(reindex.cursor), total: counts.chunks, started_at: reindex.started_at }
       : null,
     data_dir: core.paths.root,
+    vectors: { uri: core.storage.location.uri, ...core.storage.conditionalPut },
   };
   if (chunkIds) {
     const records = new Map((await meta.records(chunkIds)).map((r) => [r.chunk_id, r]));

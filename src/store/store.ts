@@ -1,18 +1,18 @@
-import { mkdirSync } from "node:fs";
-import * as lancedb from "@lancedb/lancedb";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreCore } from "./core.js";
 import { StoreError } from "./errors.js";
 import { Maintenance } from "./maintenance.js";
-import { MetadataDb, readSettingIfPresent, type ChunkVersionRow } from "./metadata.js";
+import { openLocalBackend } from "./backend.js";
+import { readSettingIfPresent } from "./metadata.js";
+import type { ChunkVersionRow } from "./metadata-store.js";
 import { DEFAULT_COLLECTION, dataPaths, type DataPaths } from "./paths.js";
 import type { DeleteInput, IndexInput, Metadata, SearchInput } from "./schemas.js";
-import { search } from "./search.js";
+import { search, type SearchOptions } from "./search.js";
 import { SETTINGS } from "./settings-keys.js";
 import { statusReport } from "./status.js";
 import type { ChunkView, DeleteResult, IndexResult, RunReport, SearchResult, StatusReport, StoreOptions, VerifyReport, WriteOptions } from "./types.js";
 import { reconcile, reopenPastBrokenManifests } from "./verify.js";
-import { WriterLock } from "./writer-lock.js";
+import { probeLogLine } from "./vector-storage.js";
 import { Writer } from "./write.js";
 
 export type * from "./types.js";
@@ -48,10 +48,9 @@ export class Store {
    */
   static async open(options: StoreOptions): Promise<Store> {
     const paths = dataPaths(options.dataDir);
-    mkdirSync(paths.lanceDir, { recursive: true });
-    const meta = new MetadataDb(paths.metadataDb);
+    const backend = await openLocalBackend(paths, { vectors: options });
     try {
-      const bound = await meta.getSetting<EmbedderInfo>(SETTINGS.model);
+      const bound = await backend.meta.getSetting<EmbedderInfo>(SETTINGS.model);
       if (bound && modelKey(bound) !== modelKey(options.embedder)) {
         throw new StoreError(
           "model_mismatch",
@@ -59,14 +58,18 @@ export class Store {
             `Start with --embedder ${modelKey(bound)}, or re-embed the store with \`retrieval-mcp reindex --embedder ${modelKey(options.embedder)} --data-dir ${paths.root}\`.`,
         );
       }
-      const connection = await lancedb.connect(paths.lanceDir);
-      const core = new StoreCore(options, meta, connection, new WriterLock(paths.writerLock));
+      const core = new StoreCore(options, backend);
       if (bound) core.info = bound;
+      const probed = probeLogLine(backend.storage);
+      if (probed) options.log?.(probed.message, probed.level);
+      if (backend.readOnlyBecause !== null) {
+        options.log?.(`opened ${paths.root} read-only (${backend.readOnlyBecause}): searches and status work, writes are refused`, "warning");
+      }
       const store = new Store(core);
       store.maintenance.start();
       return store;
     } catch (error) {
-      meta.close();
+      backend.close();
       throw error;
     }
   }
@@ -107,8 +110,14 @@ export class Store {
 
   // ---------------------------------------------------------------- read
 
-  search(input: SearchInput, options: { signal?: AbortSignal } = {}): Promise<SearchResult> {
+  search(input: SearchInput, options: SearchOptions = {}): Promise<SearchResult> {
     return search(this.core, input, options);
+  }
+
+  /** Names of the collections that hold chunks, sorted: for completion and for messages. */
+  collections(limit: number): Promise<string[]> {
+    this.core.assertOpen();
+    return this.core.meta.collections(limit);
   }
 
   /** Chunks in the version search serves, with any rewrite in flight; missing ids are left out. */
@@ -121,6 +130,16 @@ export class Store {
   async documentChunks(docId: string, collection?: string): Promise<ChunkView[]> {
     this.core.assertOpen();
     return (await this.core.meta.documentVersions(docId, collection ?? null)).map(toView);
+  }
+
+  /**
+   * Ids of the documents in a collection whose doc_id starts with `prefix`
+   * (e.g. the files ingested from under a folder), read from the index.
+   */
+  async documentIds(collection: string, prefix: string): Promise<string[]> {
+    this.core.assertOpen();
+    if (prefix === "") throw new StoreError("invalid_input", "prefix: give the start of the doc_ids to list, e.g. a folder path ending in a separator.");
+    return this.core.meta.documentIds(collection, prefix);
   }
 
   status(chunkIds?: readonly string[]): Promise<StatusReport> {
@@ -173,13 +192,10 @@ export class Store {
     await this.quiesce();
     core.closed = true;
     // A native index build may still hold the table: leave the handles to process exit rather than pull them from under it.
-    if (!this.maintenance.building) {
-      (await core.openedTable())?.close();
-      core.connection.close();
-    }
-    core.lock.close();
-    core.meta.close();
+    if (!this.maintenance.building) (await core.openedTable())?.close();
+    core.release({ leaveLance: this.maintenance.building });
     await core.options.embedder.close?.();
+    await core.options.reranker?.close?.();
   }
 }
 

@@ -1,7 +1,12 @@
 import type { Embedder } from "../embed/embedder.js";
-import type { RecordStatus } from "./metadata.js";
+import type { Reranker } from "../embed/reranker.js";
+import type { ModelLoadReport } from "./model-load.js";
+import type { RecordStatus } from "./metadata-store.js";
 import type { Metadata, SearchMode } from "./schemas.js";
 import type { VectorTableStats } from "./vector-table.js";
+import type { ConditionalPutReport } from "./object-store-probe.js";
+import type { VectorsOptions } from "./vectors-location.js";
+import type { WatchedWork } from "./watchdog.js";
 
 /**
  * Points where tests inject faults (throw, or kill the process) to prove
@@ -15,7 +20,7 @@ export interface FaultHooks {
   betweenGcDeletes?: () => void | Promise<void>;
 }
 
-export interface StoreOptions {
+export interface StoreOptions extends VectorsOptions {
   dataDir: string;
   embedder: Embedder;
   /** Run GC, recovery and Lance maintenance on timers (default true). Tests turn it off to drive them by hand. */
@@ -35,10 +40,21 @@ export interface StoreOptions {
   annMinRows?: number;
   annEf?: number;
   maxRowsPerCommit?: number;
+  /** How long a request waits for the model to load before it is told the model is still loading (default 30 s). */
+  modelWaitMs?: number;
   /** Keyword (BM25) share of hybrid scores, 0..1; the vector side gets the rest. */
   keywordWeight?: number;
+  /** A cross-encoder that re-scores the top hybrid candidates (off when absent). */
+  reranker?: Reranker;
+  /** An optimize running longer is reported as stuck and no longer waited for. */
+  optimizeLimitMs?: number;
+  /** Likewise for a background ANN index build. */
+  indexBuildLimitMs?: number;
+  /** Likewise for the keyword index refresh a write to a small table makes before it commits. */
+  writeFoldLimitMs?: number;
   faults?: FaultHooks;
-  log?: (message: string) => void;
+  /** Problems are warnings; progress (a slow model load) is info. */
+  log?: (message: string, level: "info" | "warning") => void;
 }
 
 export type IndexStatus = "committed" | "pending" | "unchanged";
@@ -73,6 +89,8 @@ export interface SearchResult {
   results: SearchHit[];
   mode: SearchMode;
   model: string;
+  /** The cross-encoder that re-scored these hits (hybrid mode with a reranker), or null. */
+  reranker: string | null;
   took_ms: number;
 }
 
@@ -126,14 +144,18 @@ export interface StatusReport {
   oldest_pending_age_ms: number | null;
   tombstones_awaiting_gc: number;
   oldest_tombstone_age_ms: number | null;
-  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean };
+  model: { provider: string; name: string; dimension: number | null; distance: string | null; bound: boolean; load: ModelLoadReport };
   lance: null | (VectorTableStats & { index_coverage: number | null });
   last_recovery: RunReport | null;
   last_gc: RunReport | null;
   last_optimize: RunReport | null;
+  /** Index builds and optimizes running now; `stuck` once past their time limit (the store has stopped waiting for them). */
+  maintenance_running: WatchedWork[];
   /** A re-embedding with another model in progress (`retrieval-mcp reindex`), or null. */
   reindex: null | { target: string; table: string; done: number; total: number; started_at: string };
   data_dir: string;
+  /** Where the Lance tables are (a directory or an s3:// prefix) and what the start-up probe found about conditional PUTs there. */
+  vectors: { uri: string } & ConditionalPutReport;
   chunk_states?: {
     chunk_id: string;
     /** Of the chunk's newest write. */

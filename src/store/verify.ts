@@ -3,7 +3,8 @@ import { StoreError } from "./errors.js";
 import { describePlan, planReconcile } from "./reconcile-plan.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { VerifyReport } from "./types.js";
-import { VectorTable, quarantineNewestManifest } from "./vector-table.js";
+import { quarantineNewestManifest } from "./lance-manifest.js";
+import { tableLocation } from "./vectors-location.js";
 import type { Writer } from "./write.js";
 
 /** How many newest manifests verify --repair may set aside to get a damaged table open. */
@@ -15,18 +16,17 @@ const MAX_MANIFESTS_SET_ASIDE = 3;
  * records whose vector is missing or duplicated.
  */
 export async function reconcile(core: StoreCore, writer: Writer, repair: boolean): Promise<VerifyReport> {
-  const table = await core.vectorsIfBound();
+  // Chunks of a store never bound to a model (an old data directory) get their vectors from a repair, which binds it.
+  const table = repair && (await core.meta.counts()).chunks > 0 ? await core.vectors() : await core.vectorsIfBound();
   const scanStart = Date.now();
   if (table) await core.catchUp(table);
   const keys = table ? await table.keys() : [];
   const records = await core.meta.allRecords();
   const plan = planReconcile(records, keys, scanStart);
-  const lexical = await core.meta.lexicalDrift();
-  const problems = describePlan(plan, lexical);
-  if (repair && lexical.missing.length + lexical.extra.length > 0) await core.meta.rebuildLexicalIndex();
+  const problems = describePlan(plan);
   if (repair && table) {
     if (plan.orphans.length > 0) {
-      await core.lock.run(async () => {
+      await core.assertWritable().run(async () => {
         await core.catchUp(table);
         const version = await table.deleteExactly(plan.orphans);
         if (version !== null) await core.meta.noteLanceVersion(table.name, version);
@@ -52,9 +52,11 @@ export async function reopenPastBrokenManifests(core: StoreCore): Promise<void> 
       await core.vectorsIfBound();
       return;
     } catch (error) {
-      if (!(error instanceof StoreError && error.code === "lance_corrupt")) throw error;
+      // On object storage there is nothing to set aside here; the error says what to do there.
+      const location = core.storage.location;
+      if (!(error instanceof StoreError && error.code === "lance_corrupt") || location.kind !== "directory") throw error;
       const name = (await core.meta.getSetting<string>(SETTINGS.table)) ?? DEFAULT_TABLE;
-      const aside = quarantineNewestManifest(VectorTable.tableDir(core.paths.lanceDir, name));
+      const aside = quarantineNewestManifest(tableLocation(location, name));
       if (!aside) throw error;
       core.log(`set aside the unreadable Lance manifest ${aside}`);
     }

@@ -4,10 +4,11 @@ import type { StoreCore } from "./core.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
 import { GroupCommitter } from "./group-commit.js";
-import type { ChunkWrite, LiveChunk, PendingWork } from "./metadata.js";
+import type { ChunkWrite, LiveChunk, PendingWork } from "./metadata-store.js";
 import { DeleteInput, IndexInput, parseOrThrow } from "./schemas.js";
 import type { DeleteResult, IndexResult, WriteOptions } from "./types.js";
 import type { VectorRow } from "./vector-table.js";
+import { versionRow } from "./version-row.js";
 
 export interface DocumentReplace {
   docId: string;
@@ -53,6 +54,7 @@ export class Writer {
       if (seen.has(w.chunkId)) throw new StoreError("invalid_input", `chunk_id ${JSON.stringify(w.chunkId)} appears more than once in one batch; give each chunk its own id.`);
       seen.add(w.chunkId);
     }
+    core.assertWritable();
     const info = await core.modelInfo(options.signal);
     await core.assertStillBound();
     const model = modelKey(info);
@@ -79,26 +81,29 @@ export class Writer {
     if (options.signal?.aborted) throw new StoreError("aborted", "The request was cancelled before anything was written.");
 
     // Without wait, `pending` is the acknowledgement, so step 1 itself must be durable.
-    const { generations, removed } = await core.meta.writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep });
+    const { generations, removed } = await core.meta
+      .writePending(changed.map((c) => c.write), { model, dimension: info.dimension }, { durable: !wait, replace: keep })
+      .catch((error: unknown) => {
+        throw core.storageFailure(error, "saving the chunks", "Nothing was written.");
+      });
     if (removed.length > 0) core.onGcWanted();
     await core.options.faults?.afterPending?.();
-    changed.forEach(({ write, at }, i) => {
+    const versions = changed.map(({ write, at }, i): PendingWork => {
       results[at] = { chunk_id: write.chunkId, status: wait ? "committed" : "pending", generation: generations[i]!, content_hash: write.contentHash };
+      return { chunk_id: write.chunkId, generation: generations[i]!, collection: write.collection, doc_id: write.docId, text: write.text, metadata: write.metadata };
     });
 
     if (!vectors) {
-      core.track(this.drive(changed.map(({ write }, i) => ({ chunk_id: write.chunkId, generation: generations[i]!, collection: write.collection, doc_id: write.docId, text: write.text }))));
+      core.track(this.drive(versions));
       return { results, removed };
     }
-    const rows = changed.map(({ write }, i) => ({ chunkId: write.chunkId, generation: generations[i]!, collection: write.collection, docId: write.docId, vector: vectors[i]! }));
     try {
-      await this.committer.submit(rows);
+      await this.committer.submit(versions.map((version, i) => versionRow(version, vectors[i]!)));
     } catch (error) {
-      throw new StoreError(
-        "lance_write_failed",
-        `Writing the vectors failed: ${errorMessage(error)}. The chunks are saved as pending and recovery will retry them; embedding_status shows their state.`,
-        { cause: error },
-      );
+      const pendingNote = "The chunks are saved as pending and recovery will retry them; embedding_status shows their state.";
+      const failure = core.storageFailure(error, "writing the vectors", pendingNote);
+      if (failure !== error) throw failure;
+      throw new StoreError("lance_write_failed", `Writing the vectors failed: ${errorMessage(error)}. ${pendingNote}`, { cause: error });
     }
     options.onProgress?.(total, total);
     return { results, removed };
@@ -108,12 +113,12 @@ export class Writer {
   async drive(work: readonly PendingWork[]): Promise<number> {
     if (work.length === 0) return 0;
     const core = this.core;
-    const info = await core.modelInfo();
+    const info = await core.modelInfo(undefined, true);
     const vectors = await embedChecked(core.options.embedder, info, work.map((w) => w.text), "document", {
       signal: core.closing.signal,
       timeoutMs: core.options.embedTimeoutMs,
     });
-    await this.committer.submit(work.map((w, i) => ({ chunkId: w.chunk_id, generation: w.generation, collection: w.collection, docId: w.doc_id, vector: vectors[i]! })));
+    await this.committer.submit(work.map((w, i) => versionRow(w, vectors[i]!)));
     return work.length;
   }
 
@@ -131,8 +136,12 @@ export class Writer {
     const core = this.core;
     core.assertOpen();
     const d = parseOrThrow(DeleteInput, input);
-    const ids =
-      d.doc_id !== undefined ? await core.meta.deleteDocument(d.doc_id, d.collection ?? null) : await core.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!]);
+    core.assertWritable();
+    const ids = await (d.doc_id !== undefined ? core.meta.deleteDocument(d.doc_id, d.collection ?? null) : core.meta.deleteChunks(d.chunk_ids ?? [d.chunk_id!])).catch(
+      (error: unknown) => {
+        throw core.storageFailure(error, "deleting the chunks", "Nothing was deleted.");
+      },
+    );
     if (ids.length > 0) core.onGcWanted();
     return { deleted: ids.length, chunk_ids: ids, pending_gc: await core.meta.tombstoneCount() };
   }
@@ -147,11 +156,18 @@ export class Writer {
     }
     const unique = [...newest.values()];
     const table = await core.vectors();
-    await core.lock.run(async () => {
+    await core.assertWritable().run(async () => {
       await core.assertStillBound(table);
       await core.catchUp(table);
+      // A version superseded, deleted or committed by recovery while it was embedded writes no row: GC may already have
+      // collected its generation, and nothing would collect a row added now. Checked under the lock, so a supersession
+      // after this check is collected by a GC whose Lance delete waits for this insert.
+      const pending = await core.meta.stillPending(unique);
+      const rows = unique.filter((r) => pending.has(r.generation));
       // Recorded before the lock is released, so the next writer in any process refreshes first.
-      await core.meta.noteLanceVersion(table.name, await table.insert(unique));
+      if (rows.length > 0) await core.meta.noteLanceVersion(table.name, await table.insert(rows));
+      const folded = await core.watchdog.watch("keyword index refresh", core.options.writeFoldLimitMs, () => table.foldIfSmall());
+      if (folded) await core.meta.noteLanceVersion(table.name, folded);
     });
     core.noteCommit();
     await core.options.faults?.afterLanceWrite?.();

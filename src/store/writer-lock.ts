@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import type { CommitLock } from "./commit-lock.js";
 
 const RETRY_MIN_MS = 2;
 const RETRY_MAX_MS = 10;
@@ -13,7 +14,7 @@ const RETRY_MAX_MS = 10;
  * Waiting is asynchronous (busy_timeout 0 plus our own back-off) so a
  * server keeps answering reads while another process writes.
  */
-export class WriterLock {
+export class WriterLock implements CommitLock {
   private readonly db: Database.Database;
   private tail: Promise<void> = Promise.resolve();
 

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { selectingChunks } from "../store/schemas.js";
+import { deleteAllowed } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
+import { count } from "../text/plural.js";
 
 const deleteInput = selectingChunks(
   z.strictObject({
@@ -35,10 +37,10 @@ export const registerDeleteChunk: RegisterTool = (server, context) => {
       runTool(
         context,
         async (store) => {
-          const result = await store.delete(input);
+          const result = await deleteAllowed(context.access, store, input);
           return { deleted: result.deleted, chunk_ids: result.chunk_ids, pending_gc: result.pending_gc };
         },
-        (r) => (r.deleted === 0 ? "Nothing to delete: no chunk matched." : `Deleted ${r.deleted} chunk(s): ${r.chunk_ids.slice(0, 20).join(", ")}${r.deleted > 20 ? ", …" : ""}.`),
+        (r) => (r.deleted === 0 ? "Nothing to delete: no chunk matched." : `Deleted ${count(r.deleted, "chunk")}: ${r.chunk_ids.slice(0, 20).join(", ")}${r.deleted > 20 ? ", …" : ""}.`),
       ),
   );
 };

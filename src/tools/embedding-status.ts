@@ -1,11 +1,16 @@
 import { z } from "zod";
 import type { StatusReport } from "../store/store.js";
+import { INGEST_SOURCES, type IngestActivityReport } from "../sync/activity.js";
+import { count } from "../text/plural.js";
+import { visibleIds } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
-import { fields } from "./fields.js";
+import { fields, ingestCountFields } from "./fields.js";
 
 const statusInput = z.strictObject({
   chunk_ids: fields.chunkIds("Also report the embedding state of these chunks").optional(),
 });
+
+const indexCoverage = z.object({ name: z.string(), type: z.string(), indexed_rows: z.number().int(), unindexed_rows: z.number().int() });
 
 const runReport = z
   .object({ at: z.string(), took_ms: z.number(), ok: z.boolean(), error: z.string().optional() })
@@ -29,6 +34,15 @@ const statusOutput = z.object({
     dimension: z.number().int().nullable().describe("null until the store has embedded something."),
     distance: z.string().nullable(),
     bound: z.boolean().describe("Whether the store is bound to this model (it refuses any other)."),
+    load: z
+      .object({
+        state: z.enum(["not_started", "loading", "ready", "failed"]),
+        started_at: z.string().nullable(),
+        elapsed_ms: z.number().nullable(),
+        detail: z.string().nullable().describe('While loading: what it is doing, e.g. "downloading onnx/model.onnx: 50% of 90.4 MB".'),
+        error: z.string().nullable().describe("Why the last attempt failed; the next call that needs the model tries again."),
+      })
+      .describe("The model's load in this server: it starts with the first call that needs the model and goes on even if that call gives up."),
   }),
   lance: z
     .object({
@@ -37,7 +51,8 @@ const statusOutput = z.object({
       rows: z.number().int().describe("Vector rows, including ones awaiting cleanup."),
       fragments: z.number().int(),
       small_fragments: z.number().int().describe("Fragments small enough for the next optimize to merge."),
-      index: z.object({ name: z.string(), type: z.string(), indexed_rows: z.number().int(), unindexed_rows: z.number().int() }).nullable(),
+      index: indexCoverage.nullable().describe("The ANN index; null while vector search is exact (below 50,000 rows)."),
+      keyword_index: indexCoverage.nullable().describe("The full-text (BM25) index; rows it does not cover yet are searched without it until maintenance folds them in."),
       index_coverage: z.number().nullable().describe("Share of rows covered by the ANN index; null without one (search is exact)."),
     })
     .nullable()
@@ -45,11 +60,46 @@ const statusOutput = z.object({
   last_recovery: runReport,
   last_gc: runReport,
   last_optimize: runReport,
+  maintenance_running: z
+    .array(z.object({ kind: z.string(), started_at: z.string(), running_ms: z.number(), stuck: z.boolean() }))
+    .describe("Index builds and optimizes running now; stuck: past its time limit, no longer waited for (see the log)."),
   reindex: z
     .object({ target: z.string(), table: z.string(), done: z.number().int(), total: z.number().int(), started_at: z.string() })
     .nullable()
     .describe("A re-embedding with another model (retrieval-mcp reindex) in progress: chunks copied so far of the total; null when none runs."),
   data_dir: z.string(),
+  vectors: z
+    .object({
+      uri: z.string().describe("Where the vector tables are: a directory, or an s3:// prefix."),
+      conditional_put: z
+        .boolean()
+        .nullable()
+        .describe(
+          "On object storage: whether the store refused a second PUT with If-None-Match: * at start-up (true), as Lance's commits need against writers outside this store's lock, or overwrote (false); null when not probed or inconclusive.",
+        ),
+      detail: z.string().describe("The probe's outcome in words."),
+    })
+    .describe("The vectors' location and the start-up probe of conditional writes there."),
+  ingest: z
+    .object({
+      watching: z.array(z.string()).describe("Folders this server keeps indexed (serve --watch)."),
+      queued: z.number().int().describe("Changed paths seen and waiting for their burst of changes to settle."),
+      running: z
+        .array(z.object({ by: z.enum(INGEST_SOURCES), started_at: z.string(), done: z.number().int(), total: z.number().int() }))
+        .describe("File ingestion in progress: files done of the files found."),
+      runs: z.number().int().describe("Ingestion runs finished since the server started."),
+      last: z
+        .object({
+          by: z.enum(INGEST_SOURCES),
+          finished_at: z.string(),
+          took_ms: z.number(),
+          ...ingestCountFields,
+          error: z.string().optional().describe("Why the run stopped (an error, or a cancellation saying how many files were done)."),
+        })
+        .nullable(),
+    })
+    .nullable()
+    .describe("File ingestion by this server (folders watched with --watch, ingest_files calls); null when it does none."),
   chunks: z
     .array(
       z.object({
@@ -72,7 +122,7 @@ const statusOutput = z.object({
 
 type StatusOutput = z.infer<typeof statusOutput>;
 
-function toOutput(report: StatusReport): StatusOutput {
+function toOutput(report: StatusReport, ingest: IngestActivityReport | null): StatusOutput {
   return {
     counts: report.counts,
     total_chunks: report.chunks,
@@ -86,20 +136,34 @@ function toOutput(report: StatusReport): StatusOutput {
     last_recovery: report.last_recovery,
     last_gc: report.last_gc,
     last_optimize: report.last_optimize,
+    maintenance_running: report.maintenance_running,
     reindex: report.reindex,
     data_dir: report.data_dir,
+    vectors: report.vectors,
+    ingest,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
 }
 
 function render(s: StatusOutput): string {
   const lines = [
-    `${s.total_chunks} chunks: ${s.counts.committed} committed, ${s.counts.pending} pending${s.rewrites_in_flight > 0 ? ` (${s.rewrites_in_flight} of them rewrites, served in their committed version meanwhile)` : ""}, ${s.counts.tombstone} deleted awaiting cleanup.`,
+    `${count(s.total_chunks, "chunk")}: ${s.counts.committed} committed, ${s.counts.pending} pending${s.rewrites_in_flight > 0 ? ` (${s.rewrites_in_flight} of them rewrites, served in their committed version meanwhile)` : ""}, ${s.counts.tombstone} deleted awaiting cleanup.`,
     `Model ${s.model.provider}:${s.model.name}${s.model.dimension !== null ? ` (${s.model.dimension}-d, ${s.model.distance})` : ""}.`,
   ];
+  const load = s.model.load;
+  if (load.state === "loading") lines.push(`The model is loading (${Math.round((load.elapsed_ms ?? 0) / 1000)} s so far${load.detail ? `: ${load.detail}` : ""}).`);
+  if (load.state === "failed") lines.push(`Loading the model failed: ${load.error ?? "unknown error"}. The next call that needs it tries again.`);
   if (s.oldest_pending_age_ms !== null) lines.push(`Oldest pending: ${Math.round(s.oldest_pending_age_ms / 1000)} s.`);
+  if (s.vectors.uri.startsWith("s3://")) lines.push(`Vectors at ${s.vectors.uri}: ${s.vectors.detail}.`);
   if (s.lance) lines.push(`Lance: ${s.lance.rows} rows, version ${s.lance.version}${s.lance.index_coverage !== null ? `, ANN index covers ${Math.round(s.lance.index_coverage * 100)}%` : ", exact search"}.`);
+  for (const w of s.maintenance_running) lines.push(`${w.kind} running for ${Math.round(w.running_ms / 1000)} s${w.stuck ? " (past its time limit: it may be stuck; see the server log)" : ""}.`);
   if (s.reindex) lines.push(`Re-embedding with ${s.reindex.target}: ${s.reindex.done} of ${s.reindex.total} chunks copied (started ${s.reindex.started_at}).`);
+  if (s.ingest) {
+    const { watching, queued, running, last } = s.ingest;
+    if (watching.length > 0) lines.push(`Watching ${watching.join(", ")}${queued > 0 ? `; ${queued} changes waiting` : ""}.`);
+    for (const r of running) lines.push(`Ingesting (${r.by}): ${r.done} of ${r.total} files.`);
+    if (last) lines.push(`Last ingest (${last.by}, ${last.finished_at}): ${last.error ? `failed: ${last.error}` : `${last.indexed} indexed, ${last.unchanged} unchanged, ${last.failed} failed, ${last.pruned} pruned`}.`);
+  }
   for (const c of s.chunks ?? []) {
     const serving = c.status === "pending" && c.committed_generation !== null ? `, serving generation ${c.committed_generation}` : "";
     lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation}${serving})` : ""}`);
@@ -120,6 +184,19 @@ export const registerEmbeddingStatus: RegisterTool = (server, context) => {
       outputSchema: statusOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ chunk_ids }, _extra) => runTool(context, async (store) => toOutput(await store.status(chunk_ids)), render),
+    ({ chunk_ids }, _extra) =>
+      runTool(
+        context,
+        async (store) => {
+          const report = await store.status(chunk_ids);
+          // A collection-limited session learns nothing about chunks outside its collections.
+          const visible = await visibleIds(context.access, store, chunk_ids ?? []);
+          report.chunk_states = report.chunk_states?.map((c) =>
+            visible.has(c.chunk_id) ? c : { chunk_id: c.chunk_id, status: "missing", generation: null, vector_committed: false, committed_generation: null },
+          );
+          return toOutput(report, context.activity?.report() ?? null);
+        },
+        render,
+      ),
   );
 };

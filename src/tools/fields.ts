@@ -30,6 +30,17 @@ export const fields = {
   ),
 } as const;
 
+/** What one run of file ingestion did (SyncCounts), in ingest_files' answer and embedding_status. */
+export const ingestCountFields = {
+  indexed: z.number().int().describe("Files (re)indexed."),
+  unchanged: z.number().int().describe("Files already indexed as they are; nothing was read or embedded again."),
+  skipped: z.number().int().describe("Files with nothing to index (binary, empty, a scanned PDF)."),
+  failed: z.number().int(),
+  pruned: z.number().int().describe("Documents removed because their files were deleted."),
+  chunks_written: z.number().int(),
+  chunks_removed: z.number().int(),
+};
+
 /** A chunk's attributes as the store returns them; never a vector. */
 export const chunkOutputFields = {
   chunk_id: z.string(),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { IndexResult } from "../store/store.js";
+import { assertWritable } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
 import { fields } from "./fields.js";
 
@@ -53,7 +54,10 @@ export const registerIndexChunk: RegisterTool = (server, context) => {
     ({ wait, ...chunk }, extra) =>
       runTool(
         context,
-        async (store) => toIndexOutput(await store.index(chunk, { wait, signal: extra.signal })),
+        async (store) => {
+          await assertWritable(context.access, store, [chunk]);
+          return toIndexOutput(await store.index(chunk, { wait, signal: extra.signal }));
+        },
         (r) =>
           r.status === "pending"
             ? `Stored ${r.chunk_id} (generation ${r.generation}); embedding in the background. embedding_status with chunk_ids shows when it is committed.`

@@ -1,7 +1,10 @@
 import { z } from "zod";
 import { LIMITS } from "../store/schemas.js";
-import { runTool, type RegisterTool, type ToolExtra } from "./context.js";
+import { count } from "../text/plural.js";
+import { assertWritable } from "./allowed.js";
+import { runTool, type RegisterTool } from "./context.js";
 import { IndexResultOutput, chunkInputShape, toIndexOutput } from "./index-chunk.js";
+import { progressReporter } from "./progress.js";
 
 const indexChunksInput = z.strictObject({
   chunks: z
@@ -19,31 +22,6 @@ const indexChunksOutput = z.object({
   unchanged: z.number().int(),
 });
 
-/**
- * Relays the store's progress as MCP progress notifications when the client
- * asked for them. The spec requires progress to increase, so repeats are dropped.
- */
-function progressReporter(extra: ToolExtra): { onProgress?: (done: number, total: number) => void; flush: () => Promise<void> } {
-  const token = extra._meta?.progressToken;
-  const sent: Promise<void>[] = [];
-  const flush = async () => void (await Promise.all(sent));
-  if (token === undefined) return { flush };
-  let last = -1;
-  return {
-    onProgress(done, total) {
-      if (done <= last) return;
-      last = done;
-      sent.push(
-        extra
-          .sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: done, total, message: `${done} of ${total} chunks indexed` } })
-          // A client that went away cannot be told; the write itself must not fail for it.
-          .catch(() => undefined),
-      );
-    },
-    flush,
-  };
-}
-
 export const registerIndexChunks: RegisterTool = (server, context) => {
   server.registerTool(
     "index_chunks",
@@ -58,16 +36,17 @@ export const registerIndexChunks: RegisterTool = (server, context) => {
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ chunks, wait }, extra) => {
-      const progress = progressReporter(extra);
+      const progress = progressReporter(extra, "chunks indexed");
       const result = await runTool(
         context,
         async (store) => {
+          await assertWritable(context.access, store, chunks);
           const results = (await store.indexMany(chunks, { wait, signal: extra.signal, onProgress: progress.onProgress })).map(toIndexOutput);
-          const count = (status: string) => results.filter((r) => r.status === status).length;
-          return { results, committed: count("committed"), pending: count("pending"), unchanged: count("unchanged") };
+          const tally = (status: string) => results.filter((r) => r.status === status).length;
+          return { results, committed: tally("committed"), pending: tally("pending"), unchanged: tally("unchanged") };
         },
         (r) =>
-          `${r.results.length} chunks: ${r.committed} committed, ${r.pending} pending, ${r.unchanged} unchanged.` +
+          `${count(r.results.length, "chunk")}: ${r.committed} committed, ${r.pending} pending, ${r.unchanged} unchanged.` +
           (r.pending > 0 ? " embedding_status shows when pending chunks are committed." : ""),
       );
       // Notifications must reach the client before the response that ends the request.

@@ -1,7 +1,13 @@
 import { z } from "zod";
-import { SearchInput } from "../store/schemas.js";
-import { runTool, type RegisterTool } from "./context.js";
+import type { ResourceLink } from "@modelcontextprotocol/sdk/types.js";
+import { assertCollection } from "../auth/access.js";
+import { citation } from "../ingest/citation.js";
+import { chunkUri } from "../resources/chunk-uri.js";
+import { SearchInput, type Metadata } from "../store/schemas.js";
+import type { Store } from "../store/store.js";
+import { runTool, type RegisterTool, type ToolContext } from "./context.js";
 import { chunkOutputFields, fields } from "./fields.js";
+import { count } from "../text/plural.js";
 
 /** Large enough for a whole typical chunk; small enough that k=50 stays within a client's output budget. */
 export const DEFAULT_SNIPPET_CHARS = 2000;
@@ -30,6 +36,7 @@ const searchOutput = z.object({
     .array(
       z.object({
         ...chunkOutputFields,
+        uri: z.string().describe("The chunk as a resource, chunk://<collection>/<chunk_id> (percent-encoded): resources/read returns it whole."),
         score: z
           .number()
           .describe("Higher is better; comparable within one result list. vector: cosine similarity -1..1; keyword: BM25; hybrid: 0..1 blend of the two (1 = best by both)."),
@@ -38,19 +45,57 @@ const searchOutput = z.object({
     .describe("Best match first; each chunk at most once."),
   mode: z.enum(["hybrid", "vector", "keyword"]).describe("The mode that produced these results."),
   model: z.string().describe("The embedding model, provider:name."),
+  reranker: z.string().nullable().describe("The cross-encoder that re-scored these hits (hybrid mode, when the server runs one; scores are then its 0..1 relevance), or null."),
   took_ms: z.number(),
 });
 
 type SearchOutput = z.infer<typeof searchOutput>;
+export type SearchToolInput = z.infer<typeof searchInput>;
+
+/** The search as this session may run it: within its collections. Shared with the answer prompt. */
+export async function searchAllowed(context: ToolContext, store: Store, input: SearchToolInput, signal?: AbortSignal): Promise<SearchOutput> {
+  const { collections } = context.access;
+  if (input.collection !== undefined) assertCollection(context.access, input.collection);
+  const found = await store.search(input, { signal, ...(collections === null ? {} : { collections }) });
+  context.debug(`semantic_search ${JSON.stringify(input.query)}: ${count(found.results.length, "result")} (${found.mode}, ${found.took_ms.toFixed(1)} ms)`);
+  return {
+    results: found.results.map((hit) => ({
+      chunk_id: hit.chunk_id,
+      doc_id: hit.doc_id,
+      collection: hit.collection,
+      uri: chunkUri(hit.collection, hit.chunk_id),
+      score: hit.score,
+      text: hit.text,
+      metadata: hit.metadata,
+      truncated: hit.truncated,
+    })),
+    mode: found.mode,
+    model: found.model,
+    reranker: found.reranker,
+    took_ms: found.took_ms,
+  };
+}
+
+/** One link per hit, so a host can show or attach the cited chunk. */
+function links(out: SearchOutput): ResourceLink[] {
+  return out.results.map((r) => ({
+    type: "resource_link",
+    uri: r.uri,
+    name: r.chunk_id,
+    mimeType: "text/plain",
+    description: `${r.doc_id !== null ? `From ${r.doc_id}, collection` : "Collection"} ${r.collection}; score ${r.score.toFixed(3)}.`,
+  }));
+}
 
 function render(query: string, out: SearchOutput): string {
   if (out.results.length === 0) return `No results for ${JSON.stringify(query)}.`;
   const lines = out.results.map((r, i) => {
     const where = [r.doc_id !== null ? `doc ${r.doc_id}` : null, r.collection !== "default" ? `collection ${r.collection}` : null].filter(Boolean).join(", ");
-    const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}`;
+    const cited = citation(r.metadata as Metadata, { source: true });
+    const head = `${i + 1}. [${r.score.toFixed(3)}] ${r.chunk_id}${where ? ` (${where})` : ""}${cited ? `\n   from ${cited}` : ""}`;
     return `${head}\n${r.text}${r.truncated ? " […]" : ""}`;
   });
-  return `${out.results.length} results for ${JSON.stringify(query)} (${out.mode}, ${out.model}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
+  return `${count(out.results.length, "result")} for ${JSON.stringify(query)} (${out.mode}, ${out.model}${out.reranker ? `, reranked by ${out.reranker}` : ""}, ${Math.round(out.took_ms)} ms):\n\n${lines.join("\n\n")}`;
 }
 
 export const registerSemanticSearch: RegisterTool = (server, context) => {
@@ -61,7 +106,8 @@ export const registerSemanticSearch: RegisterTool = (server, context) => {
       description:
         "Finds the indexed chunks that best match a query, best first, with their text, metadata and a score; by default it fuses meaning (vectors) with exact words (BM25), so both paraphrases and identifiers are found. " +
         "Use it before answering from stored knowledge. Narrow with collection, doc_id or a metadata filter; bound the answer size with k and max_chars. " +
-        "Only committed chunks are returned, each in its latest committed version: a chunk being rewritten keeps being found in its previous version until the new one is embedded. An empty result means nothing matched, not an error.",
+        "Only committed chunks are returned, each in its latest committed version: a chunk being rewritten keeps being found in its previous version until the new one is embedded. An empty result means nothing matched, not an error. " +
+        "Each hit has a uri (chunk://collection/chunk_id) and comes with a resource_link; cite chunks by that URI.",
       inputSchema: searchInput,
       outputSchema: searchOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -69,24 +115,9 @@ export const registerSemanticSearch: RegisterTool = (server, context) => {
     (input, extra) =>
       runTool(
         context,
-        async (store): Promise<SearchOutput> => {
-          const found = await store.search(input, { signal: extra.signal });
-          return {
-            results: found.results.map((hit) => ({
-              chunk_id: hit.chunk_id,
-              doc_id: hit.doc_id,
-              collection: hit.collection,
-              score: hit.score,
-              text: hit.text,
-              metadata: hit.metadata,
-              truncated: hit.truncated,
-            })),
-            mode: found.mode,
-            model: found.model,
-            took_ms: found.took_ms,
-          };
-        },
+        (store) => searchAllowed(context, store, input, extra.signal),
         (out) => render(input.query, out),
+        links,
       ),
   );
 };

@@ -21,10 +21,17 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Runs `node dist/cli.js ...args` to completion. */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+/** The command line that runs the CLI, as another user (through runuser, which needs root) when one is named. */
+export function cliCommand(args: readonly string[], user?: string): { command: string; args: string[] } {
+  const node = [process.execPath, CLI, ...args];
+  return user ? { command: "runuser", args: ["-u", user, "--", ...node] } : { command: node[0]!, args: node.slice(1) };
+}
+
+/** Runs `node dist/cli.js ...args` to completion, as `user` when given. */
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; user?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? cleanEnv(), cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const { command, args: argv } = cliCommand(args, options.user);
+    const child = spawn(command, argv, { env: options.env ?? cleanEnv(), cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

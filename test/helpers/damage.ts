@@ -1,29 +1,17 @@
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import * as lancedb from "@lancedb/lancedb";
 import Database from "better-sqlite3";
-import { vectorSchema } from "../../src/store/vector-table.js";
-
-// The same copy of apache-arrow LanceDB loads (see src/store/arrow.ts), or its instanceof checks fail.
-const arrow = createRequire(import.meta.url)("apache-arrow") as typeof import("apache-arrow");
+import * as lancedb from "../../src/store/lance.js";
+import { toArrowTable, vectorSchema } from "../../src/store/vector-table.js";
 
 /** Writes a vector row straight into Lance for a chunk SQLite has never heard of, as a crashed or buggy writer might. */
 export async function writeOrphanLanceRow(dataDir: string, chunkId: string, dimension: number, generation = 1_000_000): Promise<void> {
   const db = await lancedb.connect(join(dataDir, "lance"));
   try {
     const table = await db.openTable("chunks");
-    const schema = vectorSchema(dimension);
     const vector = new Float32Array(dimension);
     vector[0] = 1;
-    const columns = [
-      arrow.vectorFromArray([chunkId], new arrow.Utf8()).data[0]!,
-      arrow.makeData({ type: new arrow.Int64(), length: 1, data: BigInt64Array.from([BigInt(generation)]) }),
-      arrow.vectorFromArray(["default"], new arrow.Utf8()).data[0]!,
-      arrow.vectorFromArray([null], new arrow.Utf8()).data[0]!,
-      arrow.makeData({ type: schema.fields[4]!.type, length: 1, nullCount: 0, child: arrow.makeData({ type: new arrow.Float32(), length: dimension, data: vector }) }),
-    ];
-    const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: 1, nullCount: 0, children: columns });
-    await table.add(new arrow.Table(schema, new arrow.RecordBatch(schema, struct)));
+    const row = { chunkId, generation, collection: "default", docId: null, lexical: "ghost", terms: [], vector };
+    await table.add(toArrowTable(vectorSchema(dimension), dimension, [row]));
     table.close();
   } finally {
     db.close();

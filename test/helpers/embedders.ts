@@ -4,7 +4,9 @@ import { DIM } from "./store.js";
 
 /**
  * The hashing embedder with a switch: tests flip `mode` to make the next
- * calls return broken vectors, throw, or hang, and count the calls made.
+ * calls return broken vectors, throw, or hang, and count the calls made;
+ * or hold one background write's embedding (`holdNextDocuments`) until
+ * they let it go.
  */
 export class FaultyEmbedder implements Embedder {
   readonly provider = "hash";
@@ -15,11 +17,24 @@ export class FaultyEmbedder implements Embedder {
   texts = 0;
   private readonly inner = new HashEmbedder(DIM);
   private held: (() => void)[] = [];
+  private holdNext: (() => void) | null = null;
 
   /** Lets the document embeddings held by "hold-documents" go ahead (and later ones too, mode back to "ok"). */
   release(): void {
     this.mode = "ok";
     for (const go of this.held.splice(0)) go();
+  }
+
+  /** Holds the next document embedding only (later ones pass); resolves once that call has arrived and is held. */
+  holdNextDocuments(): Promise<void> {
+    return new Promise((arrived) => (this.holdNext = arrived));
+  }
+
+  /** Lets the oldest held document embedding go ahead; false when none is held. */
+  releaseOldest(): boolean {
+    const go = this.held.shift();
+    go?.();
+    return go !== undefined;
   }
 
   load(): Promise<EmbedderInfo> {
@@ -29,6 +44,14 @@ export class FaultyEmbedder implements Embedder {
   async embed(texts: readonly string[], options: EmbedOptions): Promise<Float32Array[]> {
     this.calls++;
     this.texts += texts.length;
+    const arrived = options.kind === "document" ? this.holdNext : null;
+    if (arrived) {
+      this.holdNext = null;
+      await new Promise<void>((resolve) => {
+        this.held.push(resolve);
+        arrived();
+      });
+    }
     switch (this.mode) {
       case "throw":
         throw new Error("model server exploded");

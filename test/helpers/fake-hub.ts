@@ -6,15 +6,30 @@ import { join } from "node:path";
 /**
  * A real HTTP server laid out like the Hugging Face hub
  * (`/<org>/<name>/resolve/<revision>/<file>`), serving model folders from
- * `root`, so the download path runs without the internet.
+ * `root`, so the download path runs without the internet. `hold()` makes
+ * it accept requests and answer none (a network that hangs) until `release()`.
  */
 export class FakeHub {
   readonly served: string[] = [];
+  /** Requests received while held, answered or not. */
+  readonly requested: string[] = [];
+  private gate: Promise<void> = Promise.resolve();
+  private open: () => void = () => undefined;
   private constructor(private readonly server: Server) {}
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open();
+  }
 
   static async start(root: string): Promise<FakeHub> {
     let hub: FakeHub;
-    const server = createServer((req, res) => {
+    const server = createServer(async (req, res) => {
+      hub.requested.push(req.url ?? "");
+      await hub.gate;
       const match = /^\/(.+?)\/resolve\/[^/]+\/(.+)$/.exec(decodeURIComponent(req.url ?? ""));
       const file = match && join(root, match[1]!, match[2]!);
       if (!file || !existsSync(file)) {

@@ -1,0 +1,41 @@
+import type * as lancedb from "./lance.js";
+import { connectLance } from "./lance-connection.js";
+import type { ConditionalPutReport } from "./object-store-probe.js";
+import type { VectorsLocation } from "./vectors-location.js";
+
+/** Where a store's vectors are, and what the start-up probe learnt about the object store there. */
+export interface VectorStorage {
+  location: VectorsLocation;
+  conditionalPut: ConditionalPutReport;
+}
+
+const LOCAL: ConditionalPutReport = { conditional_put: null, detail: "not probed: the vectors are in a local directory" };
+
+/**
+ * Connects to the vectors' location. An `s3://` one is probed first (see
+ * probeObjectStore): a wrong endpoint, bucket or credentials stop the open
+ * with what to change. The S3 client loads only then.
+ */
+export async function openVectorStorage(location: VectorsLocation, options: { writable: boolean }): Promise<{ storage: VectorStorage; connection: lancedb.Connection }> {
+  let conditionalPut = LOCAL;
+  if (location.kind === "s3") {
+    const { probeObjectStore } = await import("./object-store-probe.js");
+    conditionalPut = await probeObjectStore(location, { write: options.writable });
+  }
+  return { storage: { location, conditionalPut }, connection: await connectLance(location) };
+}
+
+/** The probe's outcome as one log line at open, with what it means for lost commits; null for a local directory. */
+export function probeLogLine({ location, conditionalPut }: VectorStorage): { message: string; level: "info" | "warning" } | null {
+  if (location.kind !== "s3") return null;
+  const head = `vectors at ${location.uri}: ${conditionalPut.detail}`;
+  if (conditionalPut.conditional_put === false) {
+    return {
+      message:
+        `${head}. Every Lance commit of this store's processes is taken under one lock, so none of theirs is lost; ` +
+        "but any other program that writes under this prefix can overwrite a commit, or have its own overwritten, without an error.",
+      level: "warning",
+    };
+  }
+  return { message: head, level: "info" };
+}

@@ -1,0 +1,58 @@
+import { cpus } from "node:os";
+import { describe, expect, test } from "vitest";
+import { Watchdog } from "../src/store/watchdog.js";
+import { runTs } from "./helpers/processes.js";
+import { openStore } from "./helpers/store.js";
+import { useTempDirs } from "./helpers/tmp.js";
+
+const tmp = useTempDirs();
+
+describe("LanceDB's thread pool", () => {
+  test(`with no pool size set, the store gives LanceDB at least 8 threads and a full-text index over 60,000 rows builds on this ${cpus().length}-core machine`, async () => {
+    // Unset (empty counts as unset): the store's own choice applies. With the
+    // default pool (one thread per core) a 2-core machine never finished an FTS
+    // build over 1M rows; with 8 threads it took 12 s.
+    const result = await runTs("test/fixtures/fts-build.ts", [tmp(), "60000"], { LANCE_CPU_THREADS: "" });
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { threads: string; keyword_index: { indexed_rows: number; unindexed_rows: number } };
+    expect(Number(report.threads)).toBeGreaterThanOrEqual(8);
+    expect(report.keyword_index).toMatchObject({ indexed_rows: 60_000, unindexed_rows: 0 });
+  }, 300_000);
+
+  test("a pool size the user chose is kept", async () => {
+    const result = await runTs("test/fixtures/lance-threads.ts", [], { LANCE_CPU_THREADS: "12" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe("12");
+  });
+});
+
+describe("the watchdog", () => {
+  test("native work that never finishes is reported stuck and no longer waited for; it clears once the work ends", async () => {
+    const lines: string[] = [];
+    const watchdog = new Watchdog((line) => lines.push(line));
+    let finish!: () => void;
+    const hung = new Promise<string>((resolve) => (finish = () => resolve("done late")));
+    expect(await watchdog.watch("index build", 20, () => hung)).toBeUndefined();
+    expect(watchdog.report()).toMatchObject([{ kind: "index build", stuck: true }]);
+    expect(lines.join("\n")).toMatch(/index build has been running for 0 s and may be stuck; the store goes on without waiting for it\. .*LANCE_CPU_THREADS/);
+    finish();
+    await hung;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(watchdog.report()).toEqual([]);
+    expect(lines.at(-1)).toMatch(/index build finished after \d+ s, past its limit/);
+  });
+
+  test("an optimize past its limit does not hold up the store: it reports it in status, and the store writes and searches meanwhile", async () => {
+    const store = await openStore(tmp(), { optimizeLimitMs: 0 });
+    await store.indexMany(Array.from({ length: 50 }, (_, i) => ({ chunk_id: `c${i}`, text: `heron note ${i}` })));
+    const report = await store.optimize();
+    expect(report).toMatchObject({ ok: true, still_running: true });
+    const running = (await store.status()).maintenance_running;
+    await store.index({ chunk_id: "later", text: "written while the optimize runs" });
+    expect((await store.search({ query: "written while the optimize runs", k: 1, mode: "keyword" })).results[0]?.chunk_id).toBe("later");
+    // Seen running (stuck) unless it already finished; either way it clears.
+    expect(running.every((w) => w.kind === "optimize" && w.stuck)).toBe(true);
+    await expect.poll(async () => (await store.status()).maintenance_running, { timeout: 60_000 }).toEqual([]);
+    await store.close();
+  });
+});
