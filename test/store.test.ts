@@ -444,6 +444,27 @@ describe("status and maintenance", () => {
     await store.close();
   });
 
+  test("a running store folds rows the ANN index does not cover into it, even when no write follows", async () => {
+    // An ANN build that commits after a compaction covers none of the rewritten fragments; nothing else may be left to trigger a fold then.
+    const dir = tmp();
+    const writer = await openStore(dir, { annMinRows: 300 });
+    await writer.indexMany(Array.from({ length: 320 }, (_, i) => ({ text: `covered row ${i}`, chunk_id: `c${i}` })));
+    await writer.optimize();
+    await writer.settle();
+    // Below 500 rows each write refreshes the keyword index itself, so only the vector index is left behind.
+    await writer.indexMany(Array.from({ length: 90 }, (_, i) => ({ text: `tail row ${i}`, chunk_id: `t${i}` })));
+    const before = (await writer.status()).lance;
+    expect(before?.index).toMatchObject({ indexed_rows: 320, unindexed_rows: 90 });
+    expect(before?.keyword_index).toMatchObject({ unindexed_rows: 0 });
+    await writer.close();
+
+    // A new process has made no commits, so neither the commit count nor a quiet spell after writes calls for an optimize.
+    const store = await openStore(dir, { background: true, annMinRows: 300, gcIntervalMs: 200 });
+    await expect.poll(async () => (await store.status()).lance?.index?.unindexed_rows, { timeout: 60_000, interval: 200 }).toBe(0);
+    expect((await store.search({ query: "tail row 42", k: 1, mode: "keyword" })).results[0]?.chunk_id).toBe("t42");
+    await store.close();
+  });
+
   test("builds an ANN index past the size threshold and keeps searching correctly", async () => {
     const store = await openStore(tmp(), { annMinRows: 300 });
     await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `indexed row ${i} about topic ${i % 17}`, chunk_id: `r${i}` })));

@@ -37,15 +37,21 @@ export class ExactScan {
     return { rows, scores };
   }
 
-  /**
-   * Fraction of the true top k found among `found`. A found row counts when
-   * it scores at least as well as the k-th true neighbour, so a tie at the
-   * boundary is not charged as a miss.
-   */
+  /** Fraction of the true top k found among `found` (see recallAtK). */
   recall(query: Float32Array, truth: { scores: number[] }, found: readonly number[]): number {
-    const k = truth.scores.length;
-    const bar = truth.scores[k - 1]! - 1e-5;
-    const hits = found.slice(0, k).filter((row) => this.score(query, row) >= bar).length;
-    return Math.min(hits, k) / k;
+    return recallAtK(truth.scores, found.slice(0, truth.scores.length).map((row) => this.score(query, row)));
   }
+}
+
+/**
+ * Fraction of the true top k (`truthScores`, best first) matched by the
+ * first k found results, given their exact scores. A found result counts
+ * when it scores at least as well as the k-th true neighbour, so a tie at
+ * the boundary is not charged as a miss.
+ */
+export function recallAtK(truthScores: readonly number[], foundScores: readonly number[]): number {
+  const k = truthScores.length;
+  const bar = truthScores[k - 1]! - 1e-5;
+  const hits = foundScores.slice(0, k).filter((score) => score >= bar).length;
+  return Math.min(hits, k) / k;
 }

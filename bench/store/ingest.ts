@@ -1,7 +1,7 @@
 import type * as lancedb from "@lancedb/lancedb";
 import type { Store } from "../../src/store/store.js";
 import { arrowBatch, mergeInsert } from "./raw-lance.js";
-import { pool } from "./stats.js";
+import { inTurn, pool } from "./stats.js";
 import { chunkId, docId, input, type Workload } from "./workload.js";
 
 export interface IngestRow {
@@ -45,13 +45,7 @@ export async function ingestBatched(w: Workload, store: Store, raw: lancedb.Tabl
       await mergeInsert(raw, arrowBatch(w.dimension, w.vectors, from, to, rawRow(w)));
       rawMs += performance.now() - started;
     };
-    if (round % 2 === 0) {
-      await viaStore();
-      await viaRaw();
-    } else {
-      await viaRaw();
-      await viaStore();
-    }
+    await inTurn(round, viaStore, viaRaw);
   }
   const timedChunks = chunks - 1;
   return {

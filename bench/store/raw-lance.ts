@@ -72,7 +72,7 @@ export async function mergeInsert(table: lancedb.Table, batch: import("apache-ar
 }
 
 export async function search(table: lancedb.Table, vector: Float32Array, s: RawSearch): Promise<RawHit[]> {
-  let query = table.vectorSearch(vector).distanceType(s.distance).select(["chunk_id", "generation", "_distance"]).limit(s.limit).ef(s.ef);
+  let query = table.vectorSearch(vector).distanceType(s.distance).select(["chunk_id", "_distance"]).limit(s.limit).ef(s.ef);
   if (s.refine !== null) query = query.refineFactor(s.refine);
   const result = await query.toArrow();
   const ids = result.getChild("chunk_id")!;

@@ -2,7 +2,7 @@ import type * as lancedb from "@lancedb/lancedb";
 import type { Store } from "../../src/store/store.js";
 import type { ExactScan } from "./exact.js";
 import { search, type RawSearch } from "./raw-lance.js";
-import { latency, type Latency } from "./stats.js";
+import { inTurn, latency, type Latency } from "./stats.js";
 import { rowOf, type Workload } from "./workload.js";
 
 export const K = 10;
@@ -96,13 +96,7 @@ export async function measureSearch(w: Workload, store: Store, table: lancedb.Ta
       rawMs.push(performance.now() - started);
       rawRecall += truth.recall(i, hits.slice(0, K).map((h) => rowOf(h.chunkId)));
     };
-    if (i % 2 === 0) {
-      await viaStore();
-      await viaRaw();
-    } else {
-      await viaRaw();
-      await viaStore();
-    }
+    await inTurn(i, viaStore, viaRaw);
     const started = performance.now();
     truth.scan.topK(await embedQuery(w, text), K);
     scanMs.push(performance.now() - started);

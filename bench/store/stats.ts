@@ -1,3 +1,6 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
 export interface Latency {
   p50: number;
   p95: number;
@@ -28,6 +31,26 @@ export function peakRssMb(): number {
 
 export function rssMb(): number {
   return process.memoryUsage().rss / 2 ** 20;
+}
+
+/** Bytes of every file under `dir`, in MiB (what the data directory takes on disk, before filesystem overhead). */
+export function diskMb(dir: string): number {
+  let bytes = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return bytes / 2 ** 20;
+}
+
+/**
+ * Runs the store's and the reference's share of one round, the store first
+ * on even rounds: load from other users of the machine falls on both alike,
+ * and neither always meets the cache the other warmed.
+ */
+export async function inTurn(round: number, store: () => Promise<void>, reference: () => Promise<void>): Promise<void> {
+  const [first, second] = round % 2 === 0 ? [store, reference] : [reference, store];
+  await first();
+  await second();
 }
 
 /** Runs `n` tasks with at most `concurrency` in flight. */
