@@ -12,7 +12,7 @@ import { rebuildLegacyTable } from "./lance-upgrade.js";
 import { ModelLoad, type ModelLoadReport } from "./model-load.js";
 import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
-import type { Backend } from "./backend.js";
+import type { Backend } from "./backend-contract.js";
 import type { CommitLock } from "./commit-lock.js";
 import type { VectorStorage } from "./vector-storage.js";
 

@@ -1,5 +1,5 @@
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
-import type { Backend } from "./backend.js";
+import type { Backend } from "./backend-contract.js";
 import { sha256 } from "./chunk-input.js";
 import { StoreError } from "./errors.js";
 import { connectLance } from "./lance-connection.js";

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import type { Backend } from "../backend.js";
+import type { Backend } from "../backend-contract.js";
 import { StoreError } from "../errors.js";
 import { SETTINGS } from "../settings-keys.js";
 import { openVectorStorage } from "../vector-storage.js";
