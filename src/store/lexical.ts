@@ -36,7 +36,7 @@ export function lexicalBody(text: string): string {
 // English function words: they carry next to no ranking signal, and on a
 // large store every OR-ed term costs a pass over its posting list. (The
 // usual list, as in NLTK and Lucene. Against a 50-word list it is
-// quality-neutral on ../shared/eval, +0.006 to -0.008 nDCG@10 per
+// quality-neutral on the `npm run eval` collections, +0.006 to -0.008 nDCG@10 per
 // collection, and leaves fewer long posting lists to walk.)
 const STOPWORDS = new Set(
   (

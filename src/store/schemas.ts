@@ -2,7 +2,7 @@ import { z } from "zod";
 import { issueSentences } from "../text/issues.js";
 import { StoreError } from "./errors.js";
 
-/** Limits of the public contract (DESIGN.md §3), shared by the store and the MCP tools. */
+/** Limits of the public contract (the tool inputs in README.md and docs/ARCHITECTURE.md), shared by the store and the MCP tools. */
 export const LIMITS = {
   textBytes: 1024 * 1024,
   chunkIdChars: 256,
