@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { lockKeys } from "../src/store/postgres/locks.js";
 import type { Store } from "../src/store/store.js";
 import { postgresStoreUrl } from "./helpers/backends.js";
+import { commitLockSessions } from "./helpers/postgres.js";
 import { enforceIfNoneMatch, S3_ENV, startS3rver, type S3Endpoint } from "./helpers/s3.js";
 import { openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
@@ -23,28 +22,6 @@ afterAll(async () => {
   await s3rver.stop();
   process.env = saved;
 });
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/** Sessions waiting for the store's commit lock (pg_locks splits an advisory bigint key into its high and low 32 bits). */
-async function waitingForCommitLock(database: string): Promise<number> {
-  const [facts] = await query<{ database: string; schema: string }>(database, "SELECT current_database() AS database, current_schema() AS schema");
-  const key = BigInt(lockKeys(facts!.database, facts!.schema).commit);
-  const [row] = await query<{ n: number }>(
-    database,
-    "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 1 AND NOT granted",
-    [Number(BigInt.asUintN(64, key) >> 32n), Number(BigInt.asUintN(32, key))],
-  );
-  return row!.n;
-}
 
 /**
  * Two stores (two replicas) on one database and one s3:// prefix: `writer`
@@ -86,7 +63,7 @@ describe.skipIf("off" in inject("postgres"))("maintenance commits on object stor
     const { database, maintainer, writer, write, release } = await replicasWithAWriterInsideTheLock(s3rver.url);
     expect((await maintainer.status()).vectors.conditional_put).toBe(false);
     const optimize = maintainer.optimize();
-    await expect.poll(() => waitingForCommitLock(database), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => commitLockSessions(database, false), { timeout: 60_000 }).toBe(1);
     release();
     expect(await write).toMatchObject({ chunk_id: "held", status: "committed" });
     expect(await optimize).toMatchObject({ ok: true });

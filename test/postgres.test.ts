@@ -1,9 +1,9 @@
 import { join } from "node:path";
-import pg from "pg";
 import { describe, expect, inject, test } from "vitest";
 import { StoreError } from "../src/store/errors.js";
-import { MaintenanceLease, lockKeys } from "../src/store/postgres/locks.js";
+import { MaintenanceLease } from "../src/store/postgres/locks.js";
 import { postgresServerUrl, postgresStoreUrl, testDatabase } from "./helpers/backends.js";
+import { commitLockSessions, queryRows, storeLockKeys } from "./helpers/postgres.js";
 import { collect, spawnTs } from "./helpers/processes.js";
 import { openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
@@ -12,22 +12,6 @@ const tmp = useTempDirs();
 
 // What only the PostgreSQL backend has: its connection errors, its locks across processes, one vector location per store.
 describe.skipIf("off" in inject("postgres"))("the PostgreSQL backend", () => {
-  async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query<T>(sql, values)).rows;
-    } finally {
-      await client.end();
-    }
-  }
-
-  /** The store's advisory lock keys, derived as the backend derives them: from its database and schema. */
-  async function keysOf(url: string) {
-    const [facts] = await query<{ database: string; schema: string }>(url, "SELECT current_database() AS database, current_schema() AS schema");
-    return lockKeys(facts!.database, facts!.schema);
-  }
-
   async function refused(database: string): Promise<StoreError> {
     const error = await openStore(tmp(), { database }).then(
       async (store) => {
@@ -85,7 +69,7 @@ describe.skipIf("off" in inject("postgres"))("the PostgreSQL backend", () => {
     const dir = tmp();
     const database = await postgresStoreUrl(dir);
     const stores = await Promise.all([openStore(dir, { database }), openStore(dir, { database }), openStore(dir, { database })]);
-    const applied = await query<{ version: number }>(database, "SELECT version FROM schema_migrations ORDER BY version");
+    const applied = await queryRows<{ version: number }>(database, "SELECT version FROM schema_migrations ORDER BY version");
     expect(applied.map((r) => r.version)).toEqual([1]);
     await Promise.all(stores.map((s) => s.close()));
   });
@@ -93,26 +77,17 @@ describe.skipIf("off" in inject("postgres"))("the PostgreSQL backend", () => {
   test("a process SIGKILLed inside the commit lock blocks no other writer, and recovery finishes its write", async () => {
     const dir = tmp();
     const database = await postgresStoreUrl(dir);
-    const keys = await keysOf(database);
     const store = await openStore(dir, { database });
     await store.index({ chunk_id: "before", text: "written before the holder started" });
 
     const holder = spawnTs("test/fixtures/commit-lock-holder.ts", [dir, database]);
     const finished = collect(holder);
     await new Promise<void>((resolve) => holder.stdout!.on("data", (d: Buffer) => d.toString().includes("held") && resolve()));
-    const commitKey = BigInt(keys.commit);
-    // pg_locks splits an advisory bigint key into its high and low 32 bits.
-    const lockRows = (granted: boolean) =>
-      query<{ n: number }>(
-        database,
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 1 AND granted = $3",
-        [Number(BigInt.asUintN(64, commitKey) >> 32n), Number(BigInt.asUintN(32, commitKey)), granted],
-      );
-    expect((await lockRows(true))[0]!.n).toBe(1);
+    expect(await commitLockSessions(database, true)).toBe(1);
 
     // This write queues on the holder's lock in the server...
     const write = store.index({ chunk_id: "after", text: "written while the holder was killed" });
-    await expect.poll(async () => (await lockRows(false))[0]!.n, { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => commitLockSessions(database, false), { timeout: 60_000 }).toBe(1);
     // ...and goes through once the holder dies: the server ends its session and with it the lock.
     holder.kill("SIGKILL");
     expect((await finished).signal).toBe("SIGKILL");
@@ -130,7 +105,7 @@ describe.skipIf("off" in inject("postgres"))("the PostgreSQL backend", () => {
   test("one replica at a time leads maintenance; when the leader is SIGKILLed another takes the lead", async () => {
     const dir = tmp();
     const database = await postgresStoreUrl(dir);
-    const { maintenance } = await keysOf(database);
+    const { maintenance } = await storeLockKeys(database);
     const leader = spawnTs("test/fixtures/maintenance-lease.ts", [database, maintenance]);
     const finished = collect(leader);
     const first = await new Promise<string>((resolve) => leader.stdout!.on("data", (d: Buffer) => resolve(d.toString())));

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { lockKeys } from "../../src/store/postgres/locks.js";
 
 /**
  * A private PostgreSQL cluster for one test run: initdb into a temp
@@ -171,4 +172,32 @@ export async function adminQuery(url: string, ...statements: string[]): Promise<
   } finally {
     await client.end();
   }
+}
+
+/** The rows of one parameterised query on `url`. */
+export async function queryRows<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The store's advisory lock keys, derived as the backend derives them: from its database and schema. */
+export async function storeLockKeys(url: string): Promise<ReturnType<typeof lockKeys>> {
+  const [facts] = await queryRows<{ database: string; schema: string }>(url, "SELECT current_database() AS database, current_schema() AS schema");
+  return lockKeys(facts!.database, facts!.schema);
+}
+
+/** Sessions holding (`granted`) or waiting for the store's commit lock; pg_locks splits an advisory bigint key into its high and low 32 bits. */
+export async function commitLockSessions(url: string, granted: boolean): Promise<number> {
+  const key = BigInt((await storeLockKeys(url)).commit);
+  const [row] = await queryRows<{ n: number }>(
+    url,
+    "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 1 AND granted = $3",
+    [Number(BigInt.asUintN(64, key) >> 32n), Number(BigInt.asUintN(32, key)), granted],
+  );
+  return row!.n;
 }
