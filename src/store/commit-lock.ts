@@ -13,3 +13,29 @@ export interface CommitLock {
   /** Ends the lock's own connection (a file handle, a database session). */
   close(): Promise<void>;
 }
+
+/**
+ * One holder at a time inside this process, in call order: a commit lock's
+ * callers queue here before they contend with other processes, so one
+ * connection never stacks its own locks.
+ */
+export class TurnQueue {
+  private tail: Promise<void> = Promise.resolve();
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /** Settles once every turn queued so far has ended. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+}

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import type { CommitLock } from "./commit-lock.js";
+import { TurnQueue, type CommitLock } from "./commit-lock.js";
 
 const RETRY_MIN_MS = 2;
 const RETRY_MAX_MS = 10;
@@ -16,29 +16,22 @@ const RETRY_MAX_MS = 10;
  */
 export class WriterLock implements CommitLock {
   private readonly db: Database.Database;
-  private tail: Promise<void> = Promise.resolve();
+  private readonly turns = new TurnQueue();
 
   constructor(path: string) {
     this.db = new Database(path);
     this.db.pragma("busy_timeout = 0");
   }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    // In-process queue first: one holder per connection at a time.
-    const previous = this.tail;
-    let release!: () => void;
-    this.tail = new Promise((resolve) => (release = resolve));
-    await previous;
-    try {
+  run<T>(work: () => Promise<T>): Promise<T> {
+    return this.turns.run(async () => {
       await this.acquire();
       try {
         return await work();
       } finally {
         this.db.exec("ROLLBACK");
       }
-    } finally {
-      release();
-    }
+    });
   }
 
   private async acquire(): Promise<void> {

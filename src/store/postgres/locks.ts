@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import type { CommitLock } from "../commit-lock.js";
+import { TurnQueue, type CommitLock } from "../commit-lock.js";
 import { errorMessage } from "../errors.js";
 import { openSession } from "./connect.js";
 
@@ -72,7 +72,7 @@ class LockSession {
  * session never stacks its own locks.
  */
 export class AdvisoryCommitLock implements CommitLock {
-  private tail: Promise<void> = Promise.resolve();
+  private readonly turns = new TurnQueue();
   private readonly session: LockSession;
 
   constructor(
@@ -83,12 +83,8 @@ export class AdvisoryCommitLock implements CommitLock {
     this.session = new LockSession(url, log, "commit lock");
   }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    const previous = this.tail;
-    let release!: () => void;
-    this.tail = new Promise((resolve) => (release = resolve));
-    await previous;
-    try {
+  run<T>(work: () => Promise<T>): Promise<T> {
+    return this.turns.run(async () => {
       const client = await this.session.get();
       await client.query("SELECT pg_advisory_lock($1)", [this.key]);
       try {
@@ -97,13 +93,11 @@ export class AdvisoryCommitLock implements CommitLock {
         // A session lost meanwhile took its lock with it; a live one gives it back.
         if (await this.session.alive(client)) await client.query("SELECT pg_advisory_unlock($1)", [this.key]).catch(() => undefined);
       }
-    } finally {
-      release();
-    }
+    });
   }
 
   async close(): Promise<void> {
-    await this.tail;
+    await this.turns.idle();
     await this.session.close();
   }
 }
