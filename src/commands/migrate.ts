@@ -1,6 +1,6 @@
 import { UsageError, type Command, type CommandContext } from "../cli/command.js";
 import { intOption } from "../cli/parse.js";
-import { ProgressBar } from "../cli/progress.js";
+import { interruptible } from "../cli/interruptible.js";
 import { logger } from "../log/logger.js";
 import { count } from "../text/plural.js";
 import { storeLocation, withStore } from "./open-store.js";
@@ -29,42 +29,32 @@ export const migrateCommand: Command = {
     "The source must not be open in any other process, and the target must be empty; an interrupted copy resumes when the same command runs again.",
   async run(context) {
     if (context.database === undefined) throw new UsageError("migrate needs --database <postgres://...> (or RETRIEVAL_MCP_DATABASE_URL): the database to copy the store into.", "migrate");
+    const database = context.database;
     const vectors = targetVectors(context);
     const [{ openBackend }, { copyStore }, { redactedUrl }] = await Promise.all([
       import("../store/backend.js"),
       import("../store/store-copy.js"),
       import("../store/postgres/url.js"),
     ]);
-    const targetName = `The database ${redactedUrl(context.database)} with vectors at ${vectors}`;
-    const controller = new AbortController();
-    const interrupt = () => controller.abort();
-    process.once("SIGINT", interrupt);
-    process.once("SIGTERM", interrupt);
-    let bar = null as ProgressBar | null;
-    try {
+    const targetName = `The database ${redactedUrl(database)} with vectors at ${vectors}`;
+    return interruptible(async ({ signal, onProgress, endProgress }) => {
       const target = await openBackend(storeLocation(context), { requireWritable: true, log: logger.warning });
       const report = await copyStore({
         sourceDir: context.dataDir,
         target,
         targetName,
         batchSize: intOption(context.values, "batch", 1, 10_000, 256, "migrate"),
-        signal: controller.signal,
-        onProgress: (done, total) => {
-          bar ??= new ProgressBar(process.stderr, total, "chunks");
-          bar.update(done, "");
-        },
+        signal,
+        onProgress,
       }).finally(() => target.close());
-      bar?.clear();
+      endProgress();
       // A resumed copy may have left the rows of the batch it was cut short in: repair removes them before the check.
       const verify = await withStore({ ...context, embedderSpec: report.model }, (store) => store.verify({ repair: report.resumed }));
       process.stdout.write(
         `Copied ${count(report.copied, "chunk")} in ${count(report.collections, "collection")}${report.resumed ? " (resumed)" : ""}, with their vectors (${report.model}), ` +
-          `into ${redactedUrl(context.database)} and ${vectors}.\n${renderVerify(verify, "Verified the copy:")}\n`,
+          `into ${redactedUrl(database)} and ${vectors}.\n${renderVerify(verify, "Verified the copy:")}\n`,
       );
       return verify.ok ? 0 : 1;
-    } finally {
-      process.off("SIGINT", interrupt);
-      process.off("SIGTERM", interrupt);
-    }
+    });
   },
 };

@@ -1,7 +1,7 @@
 import { UsageError, type Command } from "../cli/command.js";
 import { modelKey } from "../embed/embedder.js";
 import { intOption } from "../cli/parse.js";
-import { ProgressBar } from "../cli/progress.js";
+import { interruptible } from "../cli/interruptible.js";
 import { count } from "../text/plural.js";
 import { logger } from "../log/logger.js";
 import { storeLocation, withStore } from "./open-store.js";
@@ -31,24 +31,16 @@ export const reindexCommand: Command = {
     }
     const { resolveEmbedder } = await import("../embed/from-spec.js");
     const embedder = resolveEmbedder(context.embedderSpec, context.embedderOptions);
-    const controller = new AbortController();
-    const interrupt = () => controller.abort();
-    process.once("SIGINT", interrupt);
-    process.once("SIGTERM", interrupt);
-    let bar = null as ProgressBar | null;
-    try {
+    return interruptible(async ({ signal, onProgress, endProgress }) => {
       const report = await reindexStore({
         ...storeLocation(context),
         embedder,
         batchSize: intOption(context.values, "batch", 1, 10_000, 256, "reindex"),
-        signal: controller.signal,
+        signal,
         log: logger.info,
-        onProgress: (done, total) => {
-          bar ??= new ProgressBar(process.stderr, total, "chunks");
-          bar.update(done, "");
-        },
+        onProgress,
       });
-      bar?.clear();
+      endProgress();
       // Whatever was written during the run and left pending is embedded now, with the new model.
       const verify = await withStore({ ...context, embedderSpec: report.to }, (store) => store.verify({ repair: true }));
       process.stdout.write(
@@ -57,9 +49,6 @@ export const reindexCommand: Command = {
           `Restart running servers with --embedder ${report.to}.\n`,
       );
       return verify.ok ? 0 : 1;
-    } finally {
-      process.off("SIGINT", interrupt);
-      process.off("SIGTERM", interrupt);
-    }
+    });
   },
 };
