@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import Database from "better-sqlite3";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { migrate } from "../src/store/migrate.js";
-import { assertBuilt, cleanEnv, cliCommand, runCli, type CliResult } from "./helpers/cli.js";
+import { CLI, assertBuilt, cleanEnv, cliCommand, runCli, type CliResult } from "./helpers/cli.js";
 import { connectInMemory, ok, textOf } from "./helpers/mcp.js";
 import { mountReadOnlyView } from "./helpers/mounts.js";
 import { openStore } from "./helpers/store.js";
@@ -29,10 +29,12 @@ function otherUserUnavailable(): string | null {
   if (process.getuid?.() !== 0) return "the test must run as root to switch to another user";
   try {
     execFileSync("runuser", ["-u", OTHER, "--", process.execPath, "--version"], { stdio: "pipe" });
-    return null;
   } catch (error) {
     return `runuser -u ${OTHER} does not work here: ${(error as Error).message}`;
   }
+  // A checkout inside a 0700 folder (mktemp -d makes them) is closed to the other user, whatever the test does.
+  const reach = spawnSync("runuser", ["-u", OTHER, "--", process.execPath, "-e", "require('node:fs').accessSync(process.argv[1], require('node:fs').constants.R_OK)", CLI], { stdio: "pipe" });
+  return reach.status === 0 ? null : `${OTHER} cannot read ${CLI}: a folder above the checkout is closed to other users`;
 }
 const noOtherUser = otherUserUnavailable();
 
