@@ -1,6 +1,6 @@
 /**
  * Serialises Lance commits across every process that writes a store: two
- * writers that MergeInsert the same new key at once both insert it, and an
+ * writers that check for the same new generation at once both append it, and an
  * object store that ignores conditional writes loses one of two concurrent
  * commits outright. A holder that dies must release it (the OS or the
  * database does, never a timeout). WriterLock (a SQLite lock on a local

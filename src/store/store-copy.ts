@@ -44,7 +44,7 @@ export interface CopyOptions {
  * Lance folder) into another backend, with their text, metadata,
  * collection, doc id and vectors: the vectors are read from the source's
  * Lance table, never re-embedded. Each batch goes through the target's own
- * write protocol (step 1 pending, one Lance MergeInsert under the target's
+ * write protocol (step 1 pending, one Lance append under the target's
  * commit lock, step 3 commit), so the target satisfies I1-I5 after every
  * batch and a crash mid-way leaves it consistent. The target's generation
  * counter numbers the copies, in the source's commit order.

@@ -52,10 +52,10 @@ export interface VectorTableStats {
 const VECTOR_INDEX = "vector_idx";
 const KEYWORD_INDEX = "lexical_idx";
 /**
- * Scalar indexes, kept by optimize(): BTREE on `generation` for MergeInsert
- * and lookups, on `chunk_id` for GC's per-chunk deletes (a 32-row
- * MergeInsert into 100k rows: 14.8 ms without a key index, 7.1 ms with),
- * on `doc_id` and a bitmap on `collection` for search scopes, and a label
+ * Scalar indexes, kept by optimize(): BTREE on `generation` for the write's
+ * check for rows already there and for lookups (a 32-row MergeInsert into
+ * 100k rows keyed on it: 14.8 ms without the index, 7.1 ms with), on
+ * `chunk_id` for GC's per-chunk deletes, on `doc_id` and a bitmap on `collection` for search scopes, and a label
  * list over the metadata terms for filters (a 1%-selective filter over
  * 100k rows: 5 ms p50 with it, the same as no filter).
  */
@@ -89,6 +89,8 @@ const KEYWORD_INDEX_OPTIONS = { baseTokenizer: "simple", lowercase: true, stem: 
  */
 const SMALL_TABLE_ROWS = 500;
 const REFINE_FACTOR = 2;
+/** A range check reads at most this many rows per generation asked about (rows of other writers' generations in between). */
+const RANGE_SPAN_PER_GENERATION = 4;
 /**
  * Keys per delete predicate. With the chunk_id index, Lance refuses a filter
  * of 500 or more OR-ed conditions ("the filter expression is too long");
@@ -103,7 +105,7 @@ const CURRENT_COLUMNS = ["lexical", "meta"];
 export function vectorSchema(dimension: number): import("apache-arrow").Schema {
   return new arrow.Schema([
     new arrow.Field("chunk_id", new arrow.Utf8(), false),
-    // The MergeInsert key: a row per generation.
+    // A row per generation: unique across the store.
     new arrow.Field("generation", new arrow.Int64(), false),
     new arrow.Field("collection", new arrow.Utf8(), false),
     new arrow.Field("doc_id", new arrow.Utf8(), true),
@@ -148,6 +150,19 @@ function isRetryableConflict(error: unknown): boolean {
 /** Lance SQL for "exactly these rows"; generations are unique across the store, so they name rows alone. */
 function generationsIn(generations: readonly number[]): string {
   return `generation IN (${generations.map(sqlInteger).join(", ")})`;
+}
+
+/**
+ * Lance SQL for rows that include these generations, maybe with others:
+ * a range where the generations lie close together (a batch written at
+ * once, the usual case), else the exact list. Over 300k rows, a range
+ * check of 1,000 generations took 3 ms and the list 11 ms.
+ */
+function generationsCovering(generations: readonly number[]): string {
+  let low = generations[0]!;
+  let high = low;
+  for (const g of generations) [low, high] = [Math.min(low, g), Math.max(high, g)];
+  return high - low < RANGE_SPAN_PER_GENERATION * generations.length ? `generation >= ${sqlInteger(low)} AND generation <= ${sqlInteger(high)}` : generationsIn(generations);
 }
 
 function hits(result: import("apache-arrow").Table, score: (raw: number) => number, column: string): Hit[] {
@@ -298,19 +313,38 @@ export class VectorTable {
   }
 
   /**
-   * Step 2 of the write: one MergeInsert, one Lance commit, for the whole
-   * batch. Each generation gets its own row, added beside the chunk's
-   * committed one (which keeps serving until step 3); a generation already
-   * present is left as it is, so replays after a crash are harmless.
+   * Step 2 of the write: one Lance append, one commit, for the whole batch.
+   * Each generation gets its own row, added beside the chunk's committed one
+   * (which keeps serving until step 3). A generation the table already
+   * holds is left as it is, so replays after a crash between steps 2 and 3
+   * are harmless: the check reads the generation index, and the caller
+   * holds the commit lock, so no row can be added between the check and the
+   * append. Per 1,000 rows of 384-d on this 2-core machine, the check and
+   * the append take ~3 ms and ~8 ms whatever the table size; the
+   * MergeInsert they replace grew from 10 ms on an empty table to 40 ms at
+   * 200k rows, and took 111 ms a batch inside the store at 100k.
    */
   async insert(rows: readonly VectorRow[]): Promise<number> {
-    const data = toArrowTable(this.schema, this.dimension, rows);
-    const result = await this.committing(() => this.table.mergeInsert("generation").whenNotMatchedInsertAll().execute(data));
-    if (result.numInsertedRows + result.numUpdatedRows > rows.length) {
-      throw new StoreError("lance_write_failed", `Lance reported ${result.numInsertedRows} inserted and ${result.numUpdatedRows} updated rows for a batch of ${rows.length}.`);
-    }
+    const present = await this.presentGenerations(rows.map((r) => r.generation));
+    const fresh = present.size === 0 ? rows : rows.filter((r) => !present.has(r.generation));
+    if (fresh.length === 0) return this.current;
+    const result = await this.committing(() => this.table.add(toArrowTable(this.schema, this.dimension, fresh)));
     this.current = result.version;
     return result.version;
+  }
+
+  /** Which of these generations the table holds. */
+  private async presentGenerations(generations: readonly number[]): Promise<Set<number>> {
+    if (generations.length === 0) return new Set();
+    const result = await this.table.query().where(generationsCovering(generations)).select(["generation"]).toArrow();
+    const column = result.getChild("generation")!;
+    const wanted = new Set(generations);
+    const present = new Set<number>();
+    for (let i = 0; i < result.numRows; i++) {
+      const generation = Number(column.get(i));
+      if (wanted.has(generation)) present.add(generation);
+    }
+    return present;
   }
 
   /**

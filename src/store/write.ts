@@ -18,7 +18,7 @@ export interface DocumentReplace {
 /**
  * The write protocol (docs/ARCHITECTURE.md, "The write"):
  * (1) chunks and `pending` records with fresh generations in one SQLite
- * transaction; (2) one Lance MergeInsert per group of rows, shared by
+ * transaction; (2) one Lance append per group of rows, shared by
  * concurrent callers; (3) a compare-and-set commit on (chunk_id,
  * generation). Deletes are one SQLite transaction that tombstones the
  * records; GC removes the vectors later.
@@ -33,7 +33,7 @@ export class Writer {
   /**
    * Indexes chunks. With `wait` (default) the vectors are computed first, so
    * an embedder failure writes nothing; then step 1 marks them pending, one
-   * Lance MergeInsert writes them and step 3 commits them. Without `wait`,
+   * Lance append writes them and step 3 commits them. Without `wait`,
    * step 1 runs at once and a background worker embeds and commits. With
    * `replace`, the document's chunks not among `inputs` are deleted in the
    * same step-1 transaction.
@@ -146,7 +146,7 @@ export class Writer {
     return { deleted: ids.length, chunk_ids: ids, pending_gc: await core.meta.tombstoneCount() };
   }
 
-  /** Steps 2 and 3 for one group of rows: one MergeInsert, then one commit transaction. */
+  /** Steps 2 and 3 for one group of rows: one Lance append, then one commit transaction. */
   private async flush(rows: VectorRow[]): Promise<void> {
     const core = this.core;
     const newest = new Map<string, VectorRow>();

@@ -7,7 +7,7 @@ const RETRY_MAX_MS = 10;
 /**
  * Serialises Lance writers across processes (and across stores in one
  * process). LanceDB has no cross-process lock, and two processes that
- * MergeInsert the same new key at once both insert it. The lock is SQLite's
+ * check for the same new generation at once both append it. The lock is SQLite's
  * RESERVED lock on a file that holds no data: the OS drops it when the
  * holder dies, even on kill -9, so a crashed writer never wedges the store.
  *
