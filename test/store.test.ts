@@ -465,6 +465,40 @@ describe("status and maintenance", () => {
     await store.close();
   });
 
+  test("an optimize asked for during an ANN build waits for it: a compaction meanwhile would make the build start over or fail", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const building = new Promise<void>((resolve) => (started = resolve));
+    let builds = 0;
+    const store = await openStore(tmp(), {
+      annMinRows: 300,
+      faults: {
+        beforeIndexBuild: async () => {
+          builds++;
+          started();
+          await released;
+        },
+      },
+    });
+    await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `built row ${i}`, chunk_id: `b${i}` })));
+    await store.optimize();
+    await building;
+    for (let i = 0; i < 5; i++) await store.index({ text: `written during the build ${i}`, chunk_id: `d${i}` });
+    let optimized = false;
+    const second = store.optimize().then((report) => ((optimized = true), report));
+    // GC queues behind any maintenance job already queued, so had the optimize not waited, it would have run by now.
+    await store.gc();
+    expect(optimized).toBe(false);
+    release();
+    expect(await second).toMatchObject({ ok: true, rows: 405 });
+    await store.settle();
+    const status = await store.status();
+    expect(builds).toBe(1);
+    expect(status.lance?.index).toMatchObject({ indexed_rows: 405, unindexed_rows: 0 });
+    await store.close();
+  });
+
   test("builds an ANN index past the size threshold and keeps searching correctly", async () => {
     const store = await openStore(tmp(), { annMinRows: 300 });
     await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `indexed row ${i} about topic ${i % 17}`, chunk_id: `r${i}` })));

@@ -20,6 +20,8 @@ export interface FaultHooks {
   afterLanceWrite?: () => void | Promise<void>;
   duringCommit?: () => void;
   betweenGcDeletes?: () => void | Promise<void>;
+  /** A background ANN build is about to read the table. */
+  beforeIndexBuild?: () => void | Promise<void>;
 }
 
 /** Where a store lives. */
