@@ -5,6 +5,7 @@
  * table and ground truth.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { SERVER_ALLOCATOR_ENV } from "../../src/commands/allocator.js";
 
 /** An interface of operations, each taking one argument and answering with a promise; both ends are checked against it. */
 export type Operations<A> = { [K in keyof A]: (arg: any) => Promise<unknown> };
@@ -56,9 +57,13 @@ export class Remote<A extends Operations<A>> {
     });
   }
 
-  /** Starts `file` through the same TypeScript loader as this process, sharing stderr for its progress lines. */
+  /**
+   * Starts `file` through the same TypeScript loader as this process,
+   * sharing stderr for its progress lines, with the allocator setting
+   * `serve --transport http` runs with: its RSS is the server's.
+   */
   static start<A extends Operations<A>>(file: string): Remote<A> {
-    return new Remote<A>(fork(file, [], { execArgv: process.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+    return new Remote<A>(fork(file, [], { execArgv: process.execArgv, env: { ...process.env, ...SERVER_ALLOCATOR_ENV }, stdio: ["ignore", "inherit", "inherit", "ipc"] }));
   }
 
   get pid(): number | undefined {

@@ -14,6 +14,9 @@ import { constants } from "node:os";
  */
 const VARIABLE = "MALLOC_MMAP_THRESHOLD_";
 const THRESHOLD_BYTES = String(1024 * 1024);
+
+/** The environment a long-running server process starts with (benchmarks start their store processes with it too). */
+export const SERVER_ALLOCATOR_ENV: Readonly<Record<string, string>> = { [VARIABLE]: THRESHOLD_BYTES };
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
@@ -32,7 +35,7 @@ export async function rerunWithMmapThreshold(): Promise<number | null> {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     // The IPC channel only tells the child when this process is gone (stopWithParent).
     stdio: ["inherit", "inherit", "inherit", "ipc"],
-    env: { ...process.env, [VARIABLE]: THRESHOLD_BYTES },
+    env: { ...process.env, ...SERVER_ALLOCATOR_ENV },
   });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
