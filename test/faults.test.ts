@@ -123,7 +123,7 @@ describe("a fault at each phase boundary leaves a store that recovery makes whol
 
   test("a Lance write that fails outright (table files gone) keeps the chunk pending, then recovers", async () => {
     const dir = tmp();
-    const { renameSync } = await import("node:fs");
+    const { renameSync, rmSync } = await import("node:fs");
     const { join } = await import("node:path");
     const table = join(dir, "lance", "chunks.lance");
     let armed = false;
@@ -138,6 +138,8 @@ describe("a fault at each phase boundary leaves a store that recovery makes whol
     armed = true;
     await expect(store.index({ text: "fault test lance down", chunk_id: "l" })).rejects.toThrow(/Writing the vectors failed.*saved as pending/);
     await store.close();
+    // The failed append may have left its data file in a new, manifest-less folder of that name.
+    rmSync(table, { recursive: true, force: true });
     renameSync(`${table}.away`, table);
     await restartAndCheck(dir, { present: { l: "fault test lance down", b: "fault test before the outage" }, absent: [] });
   });

@@ -1,3 +1,4 @@
+import { appendRows } from "./append.js";
 import type * as lancedb from "./lance.js";
 import type { MetadataStore } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
@@ -43,7 +44,7 @@ export async function rebuildLegacyTable(
         // A vector the old table lost stays missing: verify --repair re-embeds it.
         return vector ? [versionRow(w, vector)] : [];
       });
-      if (rows.length > 0) await meta.noteLanceVersion(name, await target.insert(rows));
+      if (rows.length > 0) await appendRows(meta, target, rows);
       copied += rows.length;
       cursor = work[work.length - 1]!.seq;
     }

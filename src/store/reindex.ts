@@ -1,3 +1,4 @@
+import { appendRows } from "./append.js";
 import { modelKey, type Embedder, type EmbedderInfo } from "../embed/embedder.js";
 import { embedChecked } from "./embedding.js";
 import { StoreError, errorMessage } from "./errors.js";
@@ -94,8 +95,7 @@ export async function reindexStore(options: ReindexOptions): Promise<ReindexRepo
       });
       await lock.run(async () => {
         await table!.refresh();
-        const version = await table!.insert(work.map((w, i) => versionRow(w, vectors[i]!)));
-        await meta.noteLanceVersion(table!.name, version);
+        await appendRows(meta, table!, work.map((w, i) => versionRow(w, vectors[i]!)));
       });
       copied += work.length;
     };

@@ -12,6 +12,8 @@ export const SETTINGS = {
   retired: "retired_tables",
   /** Prefix, per table: the row count its ANN index was trained on. */
   annTrainedRows: "ann_trained_rows",
+  /** Prefix, per table: no generation above this was ever appended to it (append.ts). */
+  appendMark: "append_mark",
   /** A copy of an embedded store into this one in progress (store-copy.ts): its source and resume cursor. */
   copy: "store_copy",
   /** Where the Lance tables are, recorded by the first replica of a PostgreSQL store: every other must use the same. */

@@ -1,3 +1,4 @@
+import { appendRows } from "./append.js";
 import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import type { Backend } from "./backend-contract.js";
 import { sha256 } from "./chunk-input.js";
@@ -193,7 +194,7 @@ async function copyBatch(work: readonly ReindexWork[], { from, into, target, bin
   await target.lock!.run(async () => {
     // Another process may have written the target's table since this one last looked: insert on its newest version.
     if ((await target.meta.lanceVersion(into.name)) > into.version) await into.refresh();
-    await target.meta.noteLanceVersion(into.name, await into.insert(rows));
+    await appendRows(target.meta, into, rows);
   });
   await target.meta.commit(rows.map((r) => ({ chunkId: r.chunkId, generation: r.generation })));
 }

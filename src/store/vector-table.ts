@@ -317,15 +317,16 @@ export class VectorTable {
    * Each generation gets its own row, added beside the chunk's committed one
    * (which keeps serving until step 3). A generation the table already
    * holds is left as it is, so replays after a crash between steps 2 and 3
-   * are harmless: the check reads the generation index, and the caller
-   * holds the commit lock, so no row can be added between the check and the
-   * append. Per 1,000 rows of 384-d on this 2-core machine, the check and
-   * the append take ~3 ms and ~8 ms whatever the table size; the
-   * MergeInsert they replace grew from 10 ms on an empty table to 40 ms at
-   * 200k rows, and took 111 ms a batch inside the store at 100k.
+   * are harmless: the generations up to `lookUpTo` (those that may have been
+   * appended before, see append.ts) are looked up in the generation index,
+   * and the caller holds the commit lock, so no row can be added between the
+   * lookup and the append. Per 1,000 rows of 384-d on this 2-core machine,
+   * the lookup and the append take ~3 ms and ~8 ms whatever the table size;
+   * the MergeInsert they replace grew from 10 ms on an empty table to 40 ms
+   * at 200k rows, and took 111 ms a batch inside the store at 100k.
    */
-  async insert(rows: readonly VectorRow[]): Promise<number> {
-    const present = await this.presentGenerations(rows.map((r) => r.generation));
+  async insert(rows: readonly VectorRow[], lookUpTo: number): Promise<number> {
+    const present = await this.presentGenerations(rows.filter((r) => r.generation <= lookUpTo).map((r) => r.generation));
     const fresh = present.size === 0 ? rows : rows.filter((r) => !present.has(r.generation));
     if (fresh.length === 0) return this.current;
     const result = await this.committing(() => this.table.add(toArrowTable(this.schema, this.dimension, fresh)));

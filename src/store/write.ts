@@ -1,4 +1,5 @@
 import { modelKey } from "../embed/embedder.js";
+import { appendRows } from "./append.js";
 import { toChunkWrite } from "./chunk-input.js";
 import type { StoreCore } from "./core.js";
 import { embedChecked } from "./embedding.js";
@@ -165,7 +166,7 @@ export class Writer {
       const pending = await core.meta.stillPending(unique);
       const rows = unique.filter((r) => pending.has(r.generation));
       // Recorded before the lock is released, so the next writer in any process refreshes first.
-      if (rows.length > 0) await core.meta.noteLanceVersion(table.name, await table.insert(rows));
+      if (rows.length > 0) await appendRows(core.meta, table, rows);
       await core.options.faults?.insideCommitLock?.();
       const folded = await core.watchdog.watch("keyword index refresh", core.options.writeFoldLimitMs, () => table.foldIfSmall());
       if (folded) await core.meta.noteLanceVersion(table.name, folded);
