@@ -14,6 +14,7 @@ import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
 import type { Backend } from "./backend-contract.js";
 import type { CommitLock } from "./commit-lock.js";
+import type { LanceCacheUsage } from "./lance-connection.js";
 import type { VectorStorage } from "./vector-storage.js";
 
 export const DEFAULTS = {
@@ -272,6 +273,11 @@ export class StoreCore {
   /** Resolves once every read that started before `time` has finished. */
   async readsBefore(time: number): Promise<void> {
     await Promise.all([...this.reads].filter((r) => r.started <= time).map((r) => r.done));
+  }
+
+  /** What the Lance connection's caches hold now. */
+  lanceCacheUsage(): LanceCacheUsage {
+    return this.backend.lanceCacheUsage();
   }
 
   /** Closes the backend; see Backend.close. */

@@ -14,10 +14,29 @@ import { lanceStorageOptions, type VectorsLocation } from "./vectors-location.js
 const METADATA_CACHE_BYTES = 64n * 2n ** 20n;
 const INDEX_CACHE_BYTES = 512n * 2n ** 20n;
 
+/** What Lance's caches of one connection hold now (index and metadata caches together: Lance reports only their sum). */
+export interface LanceCacheUsage {
+  bytes: number;
+  entries: number;
+  limit_bytes: number;
+}
+
+/** A Lance database, and what its caches hold. */
+export interface LanceDatabase {
+  connection: lancedb.Connection;
+  cacheUsage(): LanceCacheUsage;
+}
+
 /** Opens the Lance database at a directory or an `s3://` prefix, with bounded caches. */
-export function connectLance(location: VectorsLocation): Promise<lancedb.Connection> {
+export async function connectLance(location: VectorsLocation): Promise<LanceDatabase> {
   const session = new lancedb.Session(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES);
   // The options form: lancedb 0.31 ignores a session passed as connect()'s third argument.
-  if (location.kind === "directory") return lancedb.connect({ uri: location.uri, session });
-  return lancedb.connect({ uri: location.uri, session, storageOptions: lanceStorageOptions(location) });
+  const connection =
+    location.kind === "directory"
+      ? await lancedb.connect({ uri: location.uri, session })
+      : await lancedb.connect({ uri: location.uri, session, storageOptions: lanceStorageOptions(location) });
+  return {
+    connection,
+    cacheUsage: () => ({ bytes: Number(session.sizeBytes()), entries: session.approxNumItems(), limit_bytes: Number(INDEX_CACHE_BYTES + METADATA_CACHE_BYTES) }),
+  };
 }
