@@ -52,3 +52,34 @@ test("a GC run takes on the claims there were when it started, so writes that ra
   expect(await store.verify()).toMatchObject({ ok: true });
   await store.close();
 });
+
+test("GC requests made while a GC waits for its turn join it, so deletes under load queue one run, not one each", async () => {
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const store = await openStore(tmp(), {
+    faults: {
+      betweenGcDeletes: async () => {
+        entered();
+        await released;
+      },
+    },
+  });
+  await store.indexMany(["a", "b", "c"].map((id) => ({ chunk_id: id, text: `chunk ${id}` })));
+  await store.delete({ chunk_ids: ["a"] });
+  const first = store.gc();
+  await inside;
+  // The first run is in its batch; these wait for their turn, and b's tombstone is raised meanwhile.
+  const later = [store.gc(), store.gc(), store.gc()];
+  await store.delete({ chunk_ids: ["b"] });
+  release();
+  const [one, ...rest] = await Promise.all([first, ...later]);
+  expect(one).toMatchObject({ ok: true, removed: 1 });
+  expect(rest[0]).not.toBe(one);
+  expect(rest[1]).toBe(rest[0]);
+  expect(rest[2]).toBe(rest[0]);
+  expect(rest[0]).toMatchObject({ ok: true, removed: 1 });
+  expect(await store.status()).toMatchObject({ tombstones_awaiting_gc: 0 });
+  await store.close();
+});
