@@ -1,5 +1,6 @@
 import type { StoreCore } from "./core.js";
 import { errorMessage } from "./errors.js";
+import { cachesWantRenewal } from "./lance-connection.js";
 import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
@@ -250,14 +251,29 @@ export class Maintenance {
       );
       if (version === undefined) return { still_running: true };
       await core.meta.noteLanceVersion(table.name, version);
+      const renewedCaches = await this.renewCachesIfStale(table);
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
       const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
       if ((!indexed && rows >= core.options.annMinRows) || (indexed && trainedOn !== undefined && rows >= ANN_RETRAIN_GROWTH * trainedOn)) {
         this.buildAnnIndex(table, rows);
       }
-      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}) };
+      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}), ...(renewedCaches ? { renewed_caches: true } : {}) };
     });
+  }
+
+  /**
+   * After an optimize, whose new index files leave the old ones' cache
+   * entries dead: moves the table to a fresh connection once its caches
+   * hold mostly such entries (see cachesWantRenewal). Under the commit
+   * lock, so no write is under way on the old connection; searches on it
+   * finish there. Not while an ANN build may be reading through it.
+   */
+  private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
+    const indexFileBytes = table.indexFileBytes();
+    if (this.annBuild || indexFileBytes === null || !cachesWantRenewal(table.cacheUsage(), indexFileBytes, this.core.options.cacheRenewalFloorBytes)) return false;
+    await this.core.assertWritable().run(() => table.renewCaches());
+    return true;
   }
 
   /**

@@ -171,8 +171,8 @@ export class Store {
   }
 
   /** This process's memory, with what this store's Lance caches hold: for a long-running server (embedding_status). */
-  memory(): MemoryReport {
-    return memoryReport(this.core.lanceCacheUsage());
+  async memory(): Promise<MemoryReport> {
+    return memoryReport(await this.core.lanceCacheUsage());
   }
 
   // ---------------------------------------------------------------- maintenance

@@ -216,7 +216,7 @@ export const registerEmbeddingStatus: RegisterTool = (server, context) => {
           report.chunk_states = report.chunk_states?.map((c) =>
             visible.has(c.chunk_id) ? c : { chunk_id: c.chunk_id, status: "missing", generation: null, vector_committed: false, committed_generation: null },
           );
-          return toOutput(report, store.memory(), context.activity?.report() ?? null);
+          return toOutput(report, await store.memory(), context.activity?.report() ?? null);
         },
         render,
       ),
