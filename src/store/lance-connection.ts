@@ -14,16 +14,18 @@ const METADATA_CACHE_BYTES = 64n * 2n ** 20n;
 /**
  * The index cache must hold a table's live indexes, or searches read them
  * from storage again: at 1M chunks the IVF_HNSW_SQ index of 384-d vectors
- * is ~600 MB, and the keyword and scalar indexes take ~630 bytes a row
- * (3 MiB on disk for 5,000 chunks), ~630 MB more; 2 GiB holds both. Dead
- * entries do not pile up to it: every optimize writes new index files and
- * the old ones' entries are never read again (bench:soak: ~180 MiB a
- * minute of them by Lance's count), so a table whose caches hold more than
- * twice its index files starts over on a fresh connection (see
- * cachesWantRenewal). That needs the files' size, which only a local
- * directory tells cheaply: on object storage the cache keeps the 512 MiB
- * it had before, which holds 100k chunks' indexes (~60 MB of vectors)
- * several times over, and dead entries are evicted past it.
+ * is ~600 MB, and the keyword and scalar indexes took 3 MiB on disk for
+ * 5,000 chunks, ~630 MB at 1M if they grow in proportion; 2 GiB holds
+ * both. Dead entries do not fill it: every optimize writes new index files
+ * and the old ones' entries are never read again (bench:soak: ~180 MiB a
+ * minute of them by Lance's count, which reached the earlier 512 MiB
+ * limit in 3 minutes), so a table whose caches hold more than twice its
+ * index files moves to a fresh connection with its indexes loaded ahead
+ * (see cachesWantRenewal, TableHandle.prepare). That needs the files'
+ * size, which only a local directory tells cheaply: on object storage the
+ * cache keeps the 512 MiB it had before, which holds 100k chunks' indexes
+ * (~60 MB of vectors) several times over, and dead entries are evicted
+ * past it.
  */
 const INDEX_CACHE_BYTES = { directory: 2n * 2n ** 30n, s3: 512n * 2n ** 20n } as const;
 /**
@@ -66,9 +68,11 @@ export async function connectLance(location: VectorsLocation): Promise<LanceData
  * Whether a table's caches hold mostly entries of index files no version
  * uses any more, so that a fresh connection would hold the same live
  * entries in less memory. Past twice the index files (plus the floor), a
- * renewal at most reads the live indexes once more for every two times
- * their size read since the last one, and the caches stay within about
- * twice the live indexes instead of filling to their limit.
+ * renewal reads the live indexes once more for at least twice their size
+ * read since the last one, and the caches stay within about twice the
+ * index files instead of filling to their limit. The files counted include
+ * those of versions kept for readers (keepVersionsMs), so under frequent
+ * optimizes the bound is looser, never tighter.
  */
 export function cachesWantRenewal(usage: LanceCacheUsage, indexFileBytes: number, floorBytes: number): boolean {
   return usage.bytes > floorBytes + 2 * indexFileBytes;

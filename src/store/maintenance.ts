@@ -265,14 +265,15 @@ export class Maintenance {
   /**
    * After an optimize, whose new index files leave the old ones' cache
    * entries dead: moves the table to a fresh connection once its caches
-   * hold mostly such entries (see cachesWantRenewal). Under the commit
-   * lock, so no write is under way on the old connection; searches on it
-   * finish there. Not while an ANN build may be reading through it.
+   * hold mostly such entries (see cachesWantRenewal). The switch is made
+   * under the commit lock, so no write is under way on the old connection;
+   * searches on it finish there. Not while an ANN build may be reading
+   * through it.
    */
   private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
     const indexFileBytes = table.indexFileBytes();
     if (this.annBuild || indexFileBytes === null || !cachesWantRenewal(table.cacheUsage(), indexFileBytes, this.core.options.cacheRenewalFloorBytes)) return false;
-    await this.core.assertWritable().run(() => table.renewCaches());
+    await table.renewCaches(this.core.assertWritable());
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { arrow } from "./arrow.js";
 import { StoreError, errorMessage } from "./errors.js";
 import * as lancedb from "./lance.js";
+import type { CommitLock } from "./commit-lock.js";
 import type { LanceCacheUsage } from "./lance-connection.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
@@ -515,10 +516,13 @@ export class VectorTable {
     return this.handle.indexFileBytes();
   }
 
-  /** Moves the table to a fresh connection with empty caches (TableHandle.renew); call under the commit lock. */
-  async renewCaches(): Promise<void> {
-    await this.handle.renew();
-    await this.sync();
+  /** Moves the table to a fresh connection whose caches hold only its indexes as they are now (TableHandle.prepare), switching under `lock`. */
+  async renewCaches(lock: CommitLock): Promise<void> {
+    const fresh = await this.handle.prepare();
+    await lock.run(async () => {
+      await this.handle.switchTo(fresh);
+      await this.sync();
+    });
   }
 
   close(): void {
