@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { embedderFromSpec } from "../src/embed/from-spec.js";
+import type { MemoryReport } from "../src/store/memory.js";
 import { Store } from "../src/store/store.js";
 import { CLI, startHttpServer } from "./http-server.js";
 import { seedStore } from "./seed.js";
@@ -61,6 +62,40 @@ interface Sample {
   atMin: number;
   rssMb: number;
   fds: number;
+  /** /proc's split of RSS: anonymous memory (heaps, caches) and mapped files (the native libraries' code). */
+  anonMb: number;
+  fileMb: number;
+  /** What the server reports of itself (embedding_status `memory`), taken right after the /proc reading. */
+  memory: Breakdown | null;
+}
+
+/** The server's memory by part, in MiB. */
+interface Breakdown {
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+  lanceCacheMb: number;
+  lanceCacheEntries: number;
+}
+
+const mib = (bytes: number): number => bytes / 2 ** 20;
+
+/** The `memory` part of embedding_status, asked on a session of its own. */
+async function breakdown(client: Client): Promise<Breakdown | null> {
+  try {
+    const result = await client.callTool({ name: "embedding_status", arguments: {} });
+    const memory = (result.structuredContent as { memory?: MemoryReport } | undefined)?.memory;
+    if (!memory) return null;
+    return {
+      heapUsedMb: mib(memory.js_heap_used_bytes),
+      heapTotalMb: mib(memory.js_heap_total_bytes),
+      externalMb: mib(memory.external_bytes),
+      lanceCacheMb: mib(memory.lance_cache.bytes),
+      lanceCacheEntries: memory.lance_cache.entries,
+    };
+  } catch {
+    return null;
+  }
 }
 
 function options(): { minutes: number; clients: number; seed: number } {
@@ -73,15 +108,25 @@ function options(): { minutes: number; clients: number; seed: number } {
   return { minutes: number(values.minutes, 10, "minutes"), clients: Math.round(number(values.clients, 32, "clients")), seed: Math.round(number(values.seed, 7, "seed")) };
 }
 
-function sample(pid: number, startedAt: number): Sample {
+async function sample(pid: number, startedAt: number, monitor: Client): Promise<Sample> {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return { atMin: (Date.now() - startedAt) / 60_000, rssMb: rssKb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+  const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
+  const atMin = (Date.now() - startedAt) / 60_000;
+  const fds = readdirSync(`/proc/${pid}/fd`).length;
+  return { atMin, rssMb: mb("VmRSS"), fds, anonMb: mb("RssAnon"), fileMb: mb("RssFile"), memory: await breakdown(monitor) };
 }
 
 function median(xs: readonly number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/** A sample's RSS by part, for the progress lines. */
+function describe(s: Sample): string {
+  const m = s.memory;
+  const parts = [`anon ${s.anonMb.toFixed(0)}`, `files ${s.fileMb.toFixed(0)}`];
+  if (m) parts.push(`JS heap ${m.heapUsedMb.toFixed(0)}/${m.heapTotalMb.toFixed(0)}`, `external ${m.externalMb.toFixed(0)}`, `Lance caches ${m.lanceCacheMb.toFixed(0)} in ${m.lanceCacheEntries}`);
+  return parts.join(", ");
 }
 
 /** How far the median of the last third of `ys` lies above that of the first third. */
@@ -118,21 +163,27 @@ async function main(): Promise<void> {
     await seedStore(dataDir, EMBEDDER, corpus, SEED_CHUNKS, "soak-");
     const server = await startHttpServer(dataDir, EMBEDDER);
     console.log(`bench:soak: ${clients} clients for ${minutes} min against ${server.url} (pid ${server.pid}), ${SEED_CHUNKS} seeded chunks, ${EMBEDDER}, seed ${runSeed}; ${cpus().length} CPUs`);
-    const sessions = await Promise.all(
-      Array.from({ length: clients }, async () => {
-        const client = new Client({ name: "bench-soak", version: "1" });
-        await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
-        return client;
-      }),
-    );
+    const connect = async () => {
+      const client = new Client({ name: "bench-soak", version: "1" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+      return client;
+    };
+    const sessions = await Promise.all(Array.from({ length: clients }, connect));
+    // The sampler's own session, outside the load: one embedding_status call per sample.
+    const monitor = await connect();
     const startedAt = Date.now();
     const deadline = startedAt + minutes * 60_000;
-    samples.push(sample(server.pid, startedAt));
-    const sampler = setInterval(() => {
-      const s = sample(server.pid, startedAt);
-      samples.push(s);
-      if (samples.length % 12 === 0) console.log(`  ${s.atMin.toFixed(1)} min: RSS ${s.rssMb.toFixed(0)} MiB, ${s.fds} fds, ${[...latencies.values()].reduce((n, l) => n + l.length, 0)} calls`);
-    }, SAMPLE_EVERY_MS);
+    samples.push(await sample(server.pid, startedAt, monitor));
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        await new Promise((resolve) => setTimeout(resolve, SAMPLE_EVERY_MS));
+        if (!sampling) break;
+        const s = await sample(server.pid, startedAt, monitor);
+        samples.push(s);
+        if (samples.length % 12 === 0) console.log(`  ${s.atMin.toFixed(1)} min: RSS ${s.rssMb.toFixed(0)} MiB (${describe(s)}), ${s.fds} fds, ${[...latencies.values()].reduce((n, l) => n + l.length, 0)} calls`);
+      }
+    })();
 
     let fresh = SEED_CHUNKS;
     await Promise.all(
@@ -163,9 +214,10 @@ async function main(): Promise<void> {
       }),
     );
     const wallS = (Date.now() - startedAt) / 1000;
-    clearInterval(sampler);
-    samples.push(sample(server.pid, startedAt));
-    await Promise.all(sessions.map((client) => client.close()));
+    sampling = false;
+    await sampler;
+    samples.push(await sample(server.pid, startedAt, monitor));
+    await Promise.all([...sessions, monitor].map((client) => client.close()));
     await server.stop();
 
     const store = await Store.open({ dataDir, embedder: embedderFromSpec(EMBEDDER), background: false });
@@ -204,6 +256,25 @@ async function main(): Promise<void> {
       `  open fds: ${samples[0]!.fds} at the start, ${range(warm.map((s) => s.fds))} once warm, ${samples.at(-1)!.fds} at the end; ` +
         `median ${fdDrift.first} -> ${fdDrift.last} from the first to the last third, fitted slope ${fdSlope.toFixed(2)} /min: ${fdFlat ? "flat" : "GROWING"}`,
     );
+    const parts: [string, (s: Sample) => number | undefined][] = [
+      ["anonymous memory", (s) => s.anonMb],
+      ["mapped files", (s) => s.fileMb],
+      ["JS heap used", (s) => s.memory?.heapUsedMb],
+      ["JS heap total", (s) => s.memory?.heapTotalMb],
+      ["external (Buffers)", (s) => s.memory?.externalMb],
+      ["Lance caches", (s) => s.memory?.lanceCacheMb],
+      ["rest of anonymous (native heap)", (s) => (s.memory ? s.anonMb - s.memory.heapTotalMb - s.memory.lanceCacheMb : undefined)],
+    ];
+    console.log("  RSS by part, median of the first -> last third of the warm part (fitted slope):");
+    for (const [name, value] of parts) {
+      const at = warm.filter((s) => value(s) !== undefined);
+      if (at.length < 3) continue;
+      const ys = at.map((s) => value(s)!);
+      const d = drift(ys);
+      console.log(`    ${name}: ${d.first.toFixed(0)} -> ${d.last.toFixed(0)} MiB (${slope(at.map((s) => s.atMin), ys).toFixed(2)} MiB/min)`);
+    }
+    const entries = warm.map((s) => s.memory?.lanceCacheEntries).filter((n) => n !== undefined);
+    if (entries.length > 0) console.log(`    Lance cache entries: ${entries[0]} -> ${entries.at(-1)}`);
     console.log(`  samples (min, MiB, fds): ${samples.filter((_, i) => i % 12 === 0 || i === samples.length - 1).map((s) => `${s.atMin.toFixed(1)}/${s.rssMb.toFixed(0)}/${s.fds}`).join(" ")}`);
     console.log(`verify after the run: ${verify.ok ? "ok" : `PROBLEMS ${JSON.stringify(verify.problems)}`} (${verify.checked.records} records, ${verify.checked.lance_rows} Lance rows). Load average at the end ${loadavg()[0]!.toFixed(1)}.`);
     process.exitCode = errorCount === 0 && verify.ok && rssFlat && fdFlat ? 0 : 1;

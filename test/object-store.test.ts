@@ -102,7 +102,7 @@ describe("vectors on s3://", () => {
       { chunk_id: "a", text: "alpha stays" },
       { chunk_id: "b", text: "bravo stays" },
     ]);
-    const db = await connectLance(location(vectors));
+    const { connection: db } = await connectLance(location(vectors));
     const table = await db.openTable("chunks");
     const vector = new Float32Array(DIM).fill(0.1);
     await table.add(toArrowTable(vectorSchema(DIM), DIM, [{ chunkId: "ghost", generation: 1_000_000, collection: "default", docId: null, lexical: "ghost", terms: [], vector }]));

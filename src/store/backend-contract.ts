@@ -1,5 +1,6 @@
 import type { CommitLock } from "./commit-lock.js";
 import type * as lancedb from "./lance.js";
+import type { LanceCacheUsage } from "./lance-connection.js";
 import type { MetadataStore } from "./metadata-store.js";
 import type { VectorStorage } from "./vector-storage.js";
 
@@ -9,6 +10,8 @@ export interface Backend {
   /** Null when this process may only read the store. */
   lock: CommitLock | null;
   connection: lancedb.Connection;
+  /** What the Lance connection's caches hold now. */
+  lanceCacheUsage(): LanceCacheUsage;
   /** Where the Lance tables are, and how the object store there answered the start-up probe. */
   storage: VectorStorage;
   /** Why this process may only read the store; null when it may write. */

@@ -41,12 +41,13 @@ export async function openLocalBackend(paths: DataPaths, options: { requireWrita
     throw storageError(error, paths.root, "opening the store", "Nothing was written.") ?? error;
   }
   try {
-    const { storage, connection } = await openVectorStorage(location, { writable: access.writable });
+    const { storage, connection, cacheUsage } = await openVectorStorage(location, { writable: access.writable });
     const lock = access.writable ? new WriterLock(paths.writerLock) : null;
     return {
       meta,
       lock,
       connection,
+      lanceCacheUsage: cacheUsage,
       storage,
       readOnlyBecause: access.readOnlyBecause,
       maintenanceLeader: null,

@@ -14,6 +14,7 @@ import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
 import type { Backend } from "./backend-contract.js";
 import type { CommitLock } from "./commit-lock.js";
+import { RENEWAL_FLOOR_BYTES, type LanceCacheUsage } from "./lance-connection.js";
 import type { VectorStorage } from "./vector-storage.js";
 
 export const DEFAULTS = {
@@ -24,6 +25,7 @@ export const DEFAULTS = {
   optimizeAfterCommits: 50,
   optimizeWhenQuietMs: 10_000,
   keepVersionsMs: 60_000,
+  cacheRenewalFloorBytes: RENEWAL_FLOOR_BYTES,
   annMinRows: 50_000,
   annEf: DEFAULT_ANN_EF,
   maxRowsPerCommit: 8192,
@@ -272,6 +274,13 @@ export class StoreCore {
   /** Resolves once every read that started before `time` has finished. */
   async readsBefore(time: number): Promise<void> {
     await Promise.all([...this.reads].filter((r) => r.started <= time).map((r) => r.done));
+  }
+
+  /** What Lance's caches hold now: the vector table's connection's (see TableHandle) and the one that opens and drops tables. */
+  async lanceCacheUsage(): Promise<LanceCacheUsage> {
+    const own = this.backend.lanceCacheUsage();
+    const table = (await this.openedTable())?.cacheUsage();
+    return table ? { bytes: own.bytes + table.bytes, entries: own.entries + table.entries, limit_bytes: own.limit_bytes + table.limit_bytes } : own;
   }
 
   /** Closes the backend; see Backend.close. */

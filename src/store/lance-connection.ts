@@ -8,16 +8,72 @@ import { lanceStorageOptions, type VectorsLocation } from "./vectors-location.js
  * ~0.6 MiB/s in one process writing without pause, so a long-running
  * server would reach 1 GiB of it. The entries that matter are the current
  * version's, a few MiB even at 100k chunks, so 64 MiB bounds it with room
- * to spare; 512 MiB of index cache holds an IVF_HNSW_SQ index of 100k 384-d
- * vectors (~60 MB) several times over.
+ * to spare.
  */
 const METADATA_CACHE_BYTES = 64n * 2n ** 20n;
-const INDEX_CACHE_BYTES = 512n * 2n ** 20n;
+/**
+ * The index cache must hold a table's live indexes, or searches read them
+ * from storage again: at 1M chunks the IVF_HNSW_SQ index of 384-d vectors
+ * is ~600 MB, and the keyword and scalar indexes took 3 MiB on disk for
+ * 5,000 chunks, ~630 MB at 1M if they grow in proportion; 2 GiB holds
+ * both. Dead entries do not fill it: every optimize writes new index files
+ * and the old ones' entries are never read again (bench:soak: ~180 MiB a
+ * minute of them by Lance's count, which reached the earlier 512 MiB
+ * limit in 3 minutes), so a table whose caches hold more than twice its
+ * index files moves to a fresh connection with its indexes loaded ahead
+ * (see cachesWantRenewal, TableHandle.prepare). That needs the files'
+ * size, which only a local directory tells cheaply: on object storage the
+ * cache keeps the 512 MiB it had before, which holds 100k chunks' indexes
+ * (~60 MB of vectors) several times over, and dead entries are evicted
+ * past it.
+ */
+const INDEX_CACHE_BYTES = { directory: 2n * 2n ** 30n, s3: 512n * 2n ** 20n } as const;
+/**
+ * What caches may hold beyond twice the index files before a renewal: the
+ * current version's metadata, and for a small table room enough that it is
+ * not renewed after every optimize (5,000 chunks' indexes take ~3.5 MiB of
+ * cache; a renewal costs reading them once more).
+ */
+export const RENEWAL_FLOOR_BYTES = 64 * 2 ** 20;
+
+/** What Lance's caches of one connection hold now (index and metadata caches together: Lance reports only their sum). */
+export interface LanceCacheUsage {
+  bytes: number;
+  entries: number;
+  limit_bytes: number;
+}
+
+/** A Lance database, and what its caches hold. */
+export interface LanceDatabase {
+  connection: lancedb.Connection;
+  cacheUsage(): LanceCacheUsage;
+}
 
 /** Opens the Lance database at a directory or an `s3://` prefix, with bounded caches. */
-export function connectLance(location: VectorsLocation): Promise<lancedb.Connection> {
-  const session = new lancedb.Session(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES);
+export async function connectLance(location: VectorsLocation): Promise<LanceDatabase> {
+  const indexCacheBytes = INDEX_CACHE_BYTES[location.kind];
+  const session = new lancedb.Session(indexCacheBytes, METADATA_CACHE_BYTES);
   // The options form: lancedb 0.31 ignores a session passed as connect()'s third argument.
-  if (location.kind === "directory") return lancedb.connect({ uri: location.uri, session });
-  return lancedb.connect({ uri: location.uri, session, storageOptions: lanceStorageOptions(location) });
+  const connection =
+    location.kind === "directory"
+      ? await lancedb.connect({ uri: location.uri, session })
+      : await lancedb.connect({ uri: location.uri, session, storageOptions: lanceStorageOptions(location) });
+  return {
+    connection,
+    cacheUsage: () => ({ bytes: Number(session.sizeBytes()), entries: session.approxNumItems(), limit_bytes: Number(indexCacheBytes + METADATA_CACHE_BYTES) }),
+  };
+}
+
+/**
+ * Whether a table's caches hold mostly entries of index files no version
+ * uses any more, so that a fresh connection would hold the same live
+ * entries in less memory. Past twice the index files (plus the floor), a
+ * renewal reads the live indexes once more for at least twice their size
+ * read since the last one, and the caches stay within about twice the
+ * index files instead of filling to their limit. The files counted include
+ * those of versions kept for readers (keepVersionsMs), so under frequent
+ * optimizes the bound is looser, never tighter.
+ */
+export function cachesWantRenewal(usage: LanceCacheUsage, indexFileBytes: number, floorBytes: number): boolean {
+  return usage.bytes > floorBytes + 2 * indexFileBytes;
 }

@@ -1,5 +1,6 @@
 import type { StoreCore } from "./core.js";
 import { errorMessage } from "./errors.js";
+import { cachesWantRenewal } from "./lance-connection.js";
 import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
@@ -46,6 +47,8 @@ export class Maintenance {
   private gcSoon: NodeJS.Timeout | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private annBuild: Promise<void> | null = null;
+  /** A GC waiting for its turn, which later requests join (see gc()). */
+  private gcWaiting: Promise<RunReport> | null = null;
 
   constructor(
     private readonly core: StoreCore,
@@ -62,8 +65,17 @@ export class Maintenance {
   start(): void {
     const { core } = this;
     if (core.options.background === false || !core.writable) return;
+    // A timer's round is not queued again while its last one still waits or runs: jobs run one at a time,
+    // and a slow one would otherwise leave a growing queue of the same round behind it.
     const every = (ms: number, run: () => Promise<unknown>) => {
-      const timer = setInterval(() => void this.onTurn(run).catch(() => undefined), ms);
+      let queued = false;
+      const timer = setInterval(() => {
+        if (queued) return;
+        queued = true;
+        void this.onTurn(run)
+          .catch(() => undefined)
+          .finally(() => (queued = false));
+      }, ms);
       timer.unref();
       this.timers.push(timer);
     };
@@ -114,12 +126,29 @@ export class Maintenance {
    * Removes from Lance the vectors of deleted chunks and of superseded
    * versions, then forgets the claims (tombstones, `gc_upto` marks): in that
    * order, so a crash between leaves a claim that is simply retried.
+   *
+   * A run takes on the claims there were when it started; those raised
+   * meanwhile wait for the next run. Under steady rewrites and deletes new
+   * claims arrive during every batch, and a run that went on until none
+   * was left never ended: in bench:soak a GC that started in the first
+   * minute was still taking a batch every ~10 s eight minutes later, and no
+   * compaction queued behind it ran (470 fragments, throughput down from 20
+   * to 4 calls/s, RSS growing).
+   *
+   * A request made while another GC waits for its turn joins that one,
+   * which counts the claims when it starts, so it takes the new ones on
+   * too. Deletes ask for a GC every 250 ms under load; queued one by one
+   * behind GCs of ~10 s, they held every compaction back as well.
    */
   gc(): Promise<RunReport> {
-    return this.exclusive(SETTINGS.lastGc, async () => {
+    if (this.gcWaiting) return this.gcWaiting;
+    const run = this.exclusive(SETTINGS.lastGc, async () => {
+      if (this.gcWaiting === run) this.gcWaiting = null;
       const { core } = this;
-      const removed = await this.collect(() => core.meta.tombstones(GC_BATCH), (done) => core.meta.dropTombstones(done));
+      const waiting = await core.meta.counts();
+      const removed = await this.collect(waiting.tombstone, () => core.meta.tombstones(GC_BATCH), (done) => core.meta.dropTombstones(done));
       const superseded = await this.collect(
+        waiting.superseded,
         async () => {
           const claims = await core.meta.superseded(GC_BATCH);
           // A search that began before these versions were superseded may still look up their rows: let it finish first.
@@ -130,19 +159,27 @@ export class Maintenance {
       );
       return { removed, superseded, dropped_tables: await this.dropRetiredTables() };
     });
+    this.gcWaiting = run;
+    // A run that never started (the store closed first) must not hold later requests.
+    void run.catch(() => undefined).finally(() => {
+      if (this.gcWaiting === run) this.gcWaiting = null;
+    });
+    return run;
   }
 
-  /** Deletes each claim's rows (a chunk's, up to a generation) from Lance, then drops the claims, batch by batch. */
-  private async collect(next: () => Promise<Garbage[]>, forget: (done: readonly Garbage[]) => Promise<number>): Promise<number> {
+  /** Deletes each claim's rows (a chunk's, up to a generation) from Lance, then drops the claims, batch by batch, until `budget` claims are done. */
+  private async collect(budget: number, next: () => Promise<Garbage[]>, forget: (done: readonly Garbage[]) => Promise<number>): Promise<number> {
     const { core } = this;
     let count = 0;
+    let taken = 0;
     let previous = "";
-    for (;;) {
+    while (taken < budget) {
       const claims = await next();
       // A claim raised again meanwhile survives forget(); the next pass handles it, not this loop.
       const signature = claims.map((c) => `${c.chunk_id}@${c.generation}`).join(",");
       if (claims.length === 0 || signature === previous) break;
       previous = signature;
+      taken += claims.length;
       const table = await core.vectorsIfBound();
       if (table) {
         await core.assertWritable().run(async () => {
@@ -214,14 +251,30 @@ export class Maintenance {
       );
       if (version === undefined) return { still_running: true };
       await core.meta.noteLanceVersion(table.name, version);
+      const renewedCaches = await this.renewCachesIfStale(table);
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
       const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
       if ((!indexed && rows >= core.options.annMinRows) || (indexed && trainedOn !== undefined && rows >= ANN_RETRAIN_GROWTH * trainedOn)) {
         this.buildAnnIndex(table, rows);
       }
-      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}) };
+      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}), ...(renewedCaches ? { renewed_caches: true } : {}) };
     });
+  }
+
+  /**
+   * After an optimize, whose new index files leave the old ones' cache
+   * entries dead: moves the table to a fresh connection once its caches
+   * hold mostly such entries (see cachesWantRenewal). The switch is made
+   * under the commit lock, so no write is under way on the old connection;
+   * searches on it finish there. Not while an ANN build may be reading
+   * through it.
+   */
+  private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
+    const indexFileBytes = table.indexFileBytes();
+    if (this.annBuild || indexFileBytes === null || !cachesWantRenewal(table.cacheUsage(), indexFileBytes, this.core.options.cacheRenewalFloorBytes)) return false;
+    await table.renewCaches(this.core.assertWritable());
+    return true;
   }
 
   /**

@@ -60,7 +60,7 @@ export async function copyStore(options: CopyOptions): Promise<CopyReport> {
   const { target, targetName } = options;
   const paths = dataPaths(options.sourceDir);
   const source = openSourceExclusively(paths.metadataDb, options.sourceDir);
-  const sourceLance = await connectLance({ kind: "directory", uri: paths.lanceDir });
+  const { connection: sourceLance } = await connectLance({ kind: "directory", uri: paths.lanceDir });
   let from: VectorTable | null = null;
   let into: VectorTable | null = null;
   try {

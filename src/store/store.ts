@@ -3,6 +3,7 @@ import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { StoreCore } from "./core.js";
 import { StoreError } from "./errors.js";
 import { Maintenance } from "./maintenance.js";
+import { memoryReport, type MemoryReport } from "./memory.js";
 import { openBackend } from "./backend.js";
 import { readSettingIfPresent } from "./metadata.js";
 import { redactedUrl } from "./postgres/url.js";
@@ -167,6 +168,11 @@ export class Store {
 
   status(chunkIds?: readonly string[]): Promise<StatusReport> {
     return statusReport(this.core, chunkIds);
+  }
+
+  /** This process's memory, with what this store's Lance caches hold: for a long-running server (embedding_status). */
+  async memory(): Promise<MemoryReport> {
+    return memoryReport(await this.core.lanceCacheUsage());
   }
 
   // ---------------------------------------------------------------- maintenance

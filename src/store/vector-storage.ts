@@ -1,5 +1,4 @@
-import type * as lancedb from "./lance.js";
-import { connectLance } from "./lance-connection.js";
+import { connectLance, type LanceDatabase } from "./lance-connection.js";
 import type { ConditionalPutReport } from "./object-store-probe.js";
 import type { VectorsLocation } from "./vectors-location.js";
 
@@ -16,13 +15,13 @@ const LOCAL: ConditionalPutReport = { conditional_put: null, detail: "not probed
  * probeObjectStore): a wrong endpoint, bucket or credentials stop the open
  * with what to change. The S3 client loads only then.
  */
-export async function openVectorStorage(location: VectorsLocation, options: { writable: boolean }): Promise<{ storage: VectorStorage; connection: lancedb.Connection }> {
+export async function openVectorStorage(location: VectorsLocation, options: { writable: boolean }): Promise<{ storage: VectorStorage } & LanceDatabase> {
   let conditionalPut = LOCAL;
   if (location.kind === "s3") {
     const { probeObjectStore } = await import("./object-store-probe.js");
     conditionalPut = await probeObjectStore(location, { write: options.writable });
   }
-  return { storage: { location, conditionalPut }, connection: await connectLance(location) };
+  return { storage: { location, conditionalPut }, ...(await connectLance(location)) };
 }
 
 /** The probe's outcome as one log line at open, with what it means for lost commits; null for a local directory. */

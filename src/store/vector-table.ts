@@ -1,8 +1,11 @@
 import { arrow } from "./arrow.js";
 import { StoreError, errorMessage } from "./errors.js";
 import * as lancedb from "./lance.js";
+import type { CommitLock } from "./commit-lock.js";
+import type { LanceCacheUsage } from "./lance-connection.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
+import { TableHandle } from "./table-handle.js";
 import { tableLocation, type VectorsLocation } from "./vectors-location.js";
 
 /** One Lance row: one generation (version) of one chunk. */
@@ -213,7 +216,7 @@ export class VectorTable {
   private current = 0;
 
   private constructor(
-    private readonly table: lancedb.Table,
+    private readonly handle: TableHandle,
     readonly name: string,
     readonly dimension: number,
     private readonly schema: import("apache-arrow").Schema,
@@ -250,23 +253,25 @@ export class VectorTable {
       throw new StoreError("lance_corrupt", corruptionMessage(location, name, `empty manifest ${broken.join(", ")}`));
     }
     const schema = vectorSchema(dimension);
-    let table: lancedb.Table;
+    let handle: TableHandle;
     try {
-      table = (await openIfPresent(db, name)) ?? (await db.createEmptyTable(name, schema, { existOk: true }));
+      ((await openIfPresent(db, name)) ?? (await db.createEmptyTable(name, schema, { existOk: true }))).close();
+      handle = await TableHandle.open(location, name);
     } catch (error) {
       throw new StoreError("lance_corrupt", corruptionMessage(location, name, errorMessage(error)), { cause: error });
     }
-    const actual = await table.schema();
+    const actual = await handle.use((table) => table.schema());
     const vectorField = actual.fields.find((f) => f.name === "vector");
     const actualDim = vectorField && arrow.DataType.isFixedSizeList(vectorField.type) ? vectorField.type.listSize : undefined;
     if (actualDim !== dimension || !actual.fields.some((f) => f.name === "generation")) {
+      handle.close();
       throw new StoreError(
         "model_mismatch",
         `The vector table ${where} holds ${actualDim ?? "unknown"}-dimensional vectors but the store's model produces ${dimension}. Re-embed the store with \`retrieval-mcp reindex\` or use another --data-dir.`,
       );
     }
     const legacy = !CURRENT_COLUMNS.every((c) => actual.fields.some((f) => f.name === c));
-    const vectors = new VectorTable(table, name, dimension, schema, legacy);
+    const vectors = new VectorTable(handle, name, dimension, schema, legacy);
     if (!legacy) await vectors.ensureIndexes();
     await vectors.sync();
     return vectors;
@@ -277,19 +282,21 @@ export class VectorTable {
   }
 
   /** Runs a Lance commit, again on the latest version when it lost a race to a concurrent compaction. */
-  private async committing<T>(commit: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await commit();
-      } catch (error) {
-        if (!isRetryableConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error;
-        await this.table.checkoutLatest();
-      }
-    }
+  private committing<T>(commit: (table: lancedb.Table) => Promise<T>): Promise<T> {
+    return this.handle.use(async (table) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await commit(table);
+          } catch (error) {
+            if (!isRetryableConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error;
+            await table.checkoutLatest();
+          }
+        }
+    });
   }
 
   private async sync(): Promise<number> {
-    this.current = await this.table.version();
+    this.current = await this.handle.use((table) => table.version());
     this.indexed = await this.hasVectorIndex();
     return this.current;
   }
@@ -301,14 +308,14 @@ export class VectorTable {
    * when the table is past that size.
    */
   async foldIfSmall(): Promise<number | null> {
-    if ((await this.table.countRows()) >= SMALL_TABLE_ROWS) return null;
-    await this.committing(() => this.table.createIndex("lexical", { name: KEYWORD_INDEX, replace: true, config: lancedb.Index.fts(KEYWORD_INDEX_OPTIONS) }));
+    if ((await this.countRows()) >= SMALL_TABLE_ROWS) return null;
+    await this.committing((table) => table.createIndex("lexical", { name: KEYWORD_INDEX, replace: true, config: lancedb.Index.fts(KEYWORD_INDEX_OPTIONS) }));
     return this.sync();
   }
 
   /** Other processes' commits are invisible until we move to the latest version. */
   async refresh(): Promise<void> {
-    await this.table.checkoutLatest();
+    await this.handle.use((table) => table.checkoutLatest());
     await this.sync();
   }
 
@@ -329,7 +336,7 @@ export class VectorTable {
     const present = await this.presentGenerations(rows.filter((r) => r.generation <= lookUpTo).map((r) => r.generation));
     const fresh = present.size === 0 ? rows : rows.filter((r) => !present.has(r.generation));
     if (fresh.length === 0) return this.current;
-    const result = await this.committing(() => this.table.add(toArrowTable(this.schema, this.dimension, fresh)));
+    const result = await this.committing((table) => table.add(toArrowTable(this.schema, this.dimension, fresh)));
     this.current = result.version;
     return result.version;
   }
@@ -337,7 +344,7 @@ export class VectorTable {
   /** Which of these generations the table holds. */
   private async presentGenerations(generations: readonly number[]): Promise<Set<number>> {
     if (generations.length === 0) return new Set();
-    const result = await this.table.query().where(generationsCovering(generations)).select(["generation"]).toArrow();
+    const result = await this.handle.use((table) => table.query().where(generationsCovering(generations)).select(["generation"]).toArrow());
     const column = result.getChild("generation")!;
     const wanted = new Set(generations);
     const present = new Set<number>();
@@ -353,19 +360,21 @@ export class VectorTable {
    * applies it, from its scalar indexes, inside the search. Never
    * `fastSearch`: rows the index does not cover yet are searched too.
    */
-  async nearest(vector: Float32Array, options: { limit: number; where: string | null; ef: number }): Promise<Hit[]> {
-    let query = this.table
-      .vectorSearch(vector)
-      .distanceType(this.indexed ? "cosine" : "dot")
-      .select(["chunk_id", "generation", "_distance"])
-      .limit(options.limit)
-      // HNSW must explore at least as many nodes as the refine step reads.
-      .ef(Math.max(options.ef, options.limit * REFINE_FACTOR))
-      // Re-ranks the ANN candidates by exact distance: quantised HNSW alone
-      // confuses near-identical vectors.
-      .refineFactor(REFINE_FACTOR);
-    if (options.where) query = query.where(options.where);
-    return hits(await query.toArrow(), (distance) => 1 - distance, "_distance");
+  nearest(vector: Float32Array, options: { limit: number; where: string | null; ef: number }): Promise<Hit[]> {
+    return this.handle.use(async (table) => {
+      let query = table
+        .vectorSearch(vector)
+        .distanceType(this.indexed ? "cosine" : "dot")
+        .select(["chunk_id", "generation", "_distance"])
+        .limit(options.limit)
+        // HNSW must explore at least as many nodes as the refine step reads.
+        .ef(Math.max(options.ef, options.limit * REFINE_FACTOR))
+        // Re-ranks the ANN candidates by exact distance: quantised HNSW alone
+        // confuses near-identical vectors.
+        .refineFactor(REFINE_FACTOR);
+      if (options.where) query = query.where(options.where);
+      return hits(await query.toArrow(), (distance) => 1 - distance, "_distance");
+    });
   }
 
   /**
@@ -373,15 +382,17 @@ export class VectorTable {
    * first, with the same prefilter semantics as `nearest`. The query is a
    * match query, never parsed as syntax.
    */
-  async keyword(terms: string, options: { limit: number; where: string | null }): Promise<Hit[]> {
-    let query = this.table
-      .query()
-      .fullTextSearch(new lancedb.MatchQuery(terms, "lexical", { operator: lancedb.Operator.Or }))
-      .select(["chunk_id", "generation", "_score"])
-      .limit(options.limit);
-    if (options.where) query = query.where(options.where);
-    // Lance does not return full-text matches in score order.
-    return hits(await query.toArrow(), (score) => score, "_score").sort((a, b) => b.score - a.score);
+  keyword(terms: string, options: { limit: number; where: string | null }): Promise<Hit[]> {
+    return this.handle.use(async (table) => {
+      let query = table
+        .query()
+        .fullTextSearch(new lancedb.MatchQuery(terms, "lexical", { operator: lancedb.Operator.Or }))
+        .select(["chunk_id", "generation", "_score"])
+        .limit(options.limit);
+      if (options.where) query = query.where(options.where);
+      // Lance does not return full-text matches in score order.
+      return hits(await query.toArrow(), (score) => score, "_score").sort((a, b) => b.score - a.score);
+    });
   }
 
   /** BM25 scores of these rows for `terms` (rows that match none of them are absent). */
@@ -395,7 +406,7 @@ export class VectorTable {
   async vectorsOf(generations: readonly number[]): Promise<Map<number, Float32Array>> {
     const out = new Map<number, Float32Array>();
     if (generations.length === 0) return out;
-    const result = await this.table.query().where(generationsIn(generations)).select(["generation", "vector"]).toArrow();
+    const result = await this.handle.use((table) => table.query().where(generationsIn(generations)).select(["generation", "vector"]).toArrow());
     const gens = result.getChild("generation")!;
     const vectors = result.getChild("vector")!;
     for (let i = 0; i < result.numRows; i++) {
@@ -407,7 +418,7 @@ export class VectorTable {
 
   /** Every (chunk_id, generation) the table holds, duplicates included. */
   async keys(): Promise<VectorKey[]> {
-    const result = await this.table.query().select(["chunk_id", "generation"]).toArrow();
+    const result = await this.handle.use((table) => table.query().select(["chunk_id", "generation"]).toArrow());
     const ids = result.getChild("chunk_id")!;
     const gens = result.getChild("generation")!;
     const keys: VectorKey[] = new Array(result.numRows);
@@ -435,40 +446,40 @@ export class VectorTable {
     let version: number | null = null;
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const where = keys.slice(i, i + DELETE_BATCH).map(predicate).join(" OR ");
-      version = this.current = (await this.committing(() => this.table.delete(where))).version;
+      version = this.current = (await this.committing((table) => table.delete(where))).version;
     }
     return version;
   }
 
   /** Rows matching a Lance predicate (from the scalar indexes: about a millisecond for a label filter over 100k rows), or all rows. */
   countRows(where?: string): Promise<number> {
-    return this.table.countRows(where);
+    return this.handle.use((table) => table.countRows(where));
   }
 
   /** Compacts small fragments, folds new rows into every index and prunes old versions. Returns the new version. */
   async optimize(keepVersionsForMs: number): Promise<number> {
     await this.ensureIndexes();
-    await this.committing(() => this.table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsForMs) }));
+    await this.committing((table) => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsForMs) }));
     return this.sync();
   }
 
   /** The full-text and scalar indexes, created on an empty table too: rows added later are searched unindexed until optimize folds them in. */
   private async ensureIndexes(): Promise<void> {
-    const present = new Set((await this.table.listIndices()).map((i) => i.name));
+    const present = new Set((await this.handle.use((table) => table.listIndices())).map((i) => i.name));
     for (const { column, name, config } of SCALAR_INDEXES) {
-      if (!present.has(name)) await this.committing(() => this.table.createIndex(column, { name, config: config() }));
+      if (!present.has(name)) await this.committing((table) => table.createIndex(column, { name, config: config() }));
     }
-    if (!present.has(KEYWORD_INDEX)) await this.committing(() => this.table.createIndex("lexical", { name: KEYWORD_INDEX, config: lancedb.Index.fts(KEYWORD_INDEX_OPTIONS) }));
+    if (!present.has(KEYWORD_INDEX)) await this.committing((table) => table.createIndex("lexical", { name: KEYWORD_INDEX, config: lancedb.Index.fts(KEYWORD_INDEX_OPTIONS) }));
   }
 
   async hasVectorIndex(): Promise<boolean> {
-    return (await this.table.listIndices()).some((i) => i.name === VECTOR_INDEX);
+    return (await this.handle.use((table) => table.listIndices())).some((i) => i.name === VECTOR_INDEX);
   }
 
   /** IVF_HNSW_SQ: a few ms at 100k rows with recall@10 near 0.97 (see `indexed`). */
   async createVectorIndex(rows: number): Promise<number> {
-    await this.committing(() =>
-      this.table.createIndex("vector", {
+    await this.committing((table) =>
+      table.createIndex("vector", {
         name: VECTOR_INDEX,
         replace: true,
         config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: Math.max(1, Math.round(rows / 100_000)) }),
@@ -479,12 +490,12 @@ export class VectorTable {
 
   private async coverage(name: string, indices: readonly lancedb.IndexConfig[]): Promise<IndexCoverage | null> {
     const index = indices.find((i) => i.name === name);
-    const stats = index ? await this.table.indexStats(name) : undefined;
+    const stats = index ? await this.handle.use((table) => table.indexStats(name)) : undefined;
     return index && stats ? { name, type: stats.indexType, indexed_rows: stats.numIndexedRows, unindexed_rows: stats.numUnindexedRows } : null;
   }
 
   async stats(): Promise<VectorTableStats> {
-    const [version, stats, indices] = await Promise.all([this.table.version(), this.table.stats(), this.table.listIndices()]);
+    const [version, stats, indices] = await this.handle.use((table) => Promise.all([table.version(), table.stats(), table.listIndices()]));
     return {
       table: this.name,
       version,
@@ -496,7 +507,26 @@ export class VectorTable {
     };
   }
 
+  /** What this table's connection caches hold. */
+  cacheUsage(): LanceCacheUsage {
+    return this.handle.cacheUsage();
+  }
+
+  /** See TableHandle.indexFileBytes. */
+  indexFileBytes(): number | null {
+    return this.handle.indexFileBytes();
+  }
+
+  /** Moves the table to a fresh connection whose caches hold only its indexes as they are now (TableHandle.prepare), switching under `lock`. */
+  async renewCaches(lock: CommitLock): Promise<void> {
+    const fresh = await this.handle.prepare();
+    await lock.run(async () => {
+      await this.handle.switchTo(fresh);
+      await this.sync();
+    });
+  }
+
   close(): void {
-    this.table.close();
+    this.handle.close();
   }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { MemoryReport } from "../store/memory.js";
 import type { StatusReport } from "../store/store.js";
 import { INGEST_SOURCES, type IngestActivityReport } from "../sync/activity.js";
 import { count } from "../text/plural.js";
@@ -101,6 +102,18 @@ const statusOutput = z.object({
     })
     .nullable()
     .describe("File ingestion by this server (folders watched with --watch, ingest_files calls); null when it does none."),
+  memory: z
+    .object({
+      rss_bytes: z.number().int().describe("The server process's resident memory."),
+      js_heap_used_bytes: z.number().int(),
+      js_heap_total_bytes: z.number().int(),
+      external_bytes: z.number().int().describe("Native memory tied to JavaScript objects (Buffers among them)."),
+      array_buffers_bytes: z.number().int(),
+      lance_cache: z
+        .object({ bytes: z.number().int(), entries: z.number().int(), limit_bytes: z.number().int() })
+        .describe("Lance's index and metadata caches of this store, together, and their combined limit."),
+    })
+    .describe("The server process's memory; what RSS holds beyond the JavaScript heap and Lance's caches is other native memory."),
   chunks: z
     .array(
       z.object({
@@ -123,7 +136,7 @@ const statusOutput = z.object({
 
 type StatusOutput = z.infer<typeof statusOutput>;
 
-function toOutput(report: StatusReport, ingest: IngestActivityReport | null): StatusOutput {
+function toOutput(report: StatusReport, memory: MemoryReport, ingest: IngestActivityReport | null): StatusOutput {
   return {
     counts: report.counts,
     total_chunks: report.chunks,
@@ -143,9 +156,12 @@ function toOutput(report: StatusReport, ingest: IngestActivityReport | null): St
     database: report.database,
     vectors: report.vectors,
     ingest,
+    memory,
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
 }
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 function render(s: StatusOutput): string {
   const lines = [
@@ -166,6 +182,10 @@ function render(s: StatusOutput): string {
     for (const r of running) lines.push(`Ingesting (${r.by}): ${r.done} of ${r.total} files.`);
     if (last) lines.push(`Last ingest (${last.by}, ${last.finished_at}): ${last.error ? `failed: ${last.error}` : `${last.indexed} indexed, ${last.unchanged} unchanged, ${last.failed} failed, ${last.pruned} pruned`}.`);
   }
+  const { memory } = s;
+  lines.push(
+    `Memory: ${mib(memory.rss_bytes)} resident; JavaScript heap ${mib(memory.js_heap_used_bytes)} of ${mib(memory.js_heap_total_bytes)}; Lance caches ${mib(memory.lance_cache.bytes)} (${count(memory.lance_cache.entries, "entry", "entries")}) of ${mib(memory.lance_cache.limit_bytes)}.`,
+  );
   for (const c of s.chunks ?? []) {
     const serving = c.status === "pending" && c.committed_generation !== null ? `, serving generation ${c.committed_generation}` : "";
     lines.push(`${c.chunk_id}: ${c.status}${c.generation !== null ? ` (generation ${c.generation}${serving})` : ""}`);
@@ -196,7 +216,7 @@ export const registerEmbeddingStatus: RegisterTool = (server, context) => {
           report.chunk_states = report.chunk_states?.map((c) =>
             visible.has(c.chunk_id) ? c : { chunk_id: c.chunk_id, status: "missing", generation: null, vector_committed: false, committed_generation: null },
           );
-          return toOutput(report, context.activity?.report() ?? null);
+          return toOutput(report, await store.memory(), context.activity?.report() ?? null);
         },
         render,
       ),

@@ -89,13 +89,14 @@ export async function openPostgresBackend(url: string, location: VectorsLocation
   }
   try {
     if (location.kind === "directory") mkdirSync(vectors, { recursive: true });
-    const { storage, connection } = await openVectorStorage(location, { writable: true });
+    const { storage, connection, cacheUsage } = await openVectorStorage(location, { writable: true });
     const lock = new AdvisoryCommitLock(url, keys.commit, log);
     const lease = new MaintenanceLease(url, keys.maintenance, log);
     return {
       meta,
       lock,
       connection,
+      lanceCacheUsage: cacheUsage,
       storage,
       readOnlyBecause: null,
       maintenanceLeader: () => lease.leads(),
