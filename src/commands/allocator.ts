@@ -8,7 +8,9 @@ import { constants } from "node:os";
  * up on the heap, where a mix of searches and writes fragments it and RSS
  * only grows: bench:soak measured 37 MiB/min over 10 minutes (743 to 940
  * MiB). A fixed 1 MiB threshold keeps such buffers in their own mappings,
- * returned to the system when freed: the same load stayed flat. glibc reads
+ * returned to the system when freed: the same load then grew 7-14 MiB/min,
+ * and that rest came from maintenance falling behind and Lance's caches
+ * filling with dead index entries (see maintenance.ts, lance-connection.ts). glibc reads
  * the setting once at start-up, from the environment, so the process must
  * be started with it; other C libraries ignore it.
  */
