@@ -2,6 +2,7 @@ import { expect, test } from "vitest";
 import { storeBackends } from "./helpers/backends.js";
 import { openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
+import { signal } from "./helpers/signal.js";
 
 const tmp = useTempDirs();
 
@@ -54,10 +55,8 @@ test("a GC run takes on the claims there were when it started, so writes that ra
 });
 
 test("GC requests made while a GC waits for its turn join it, so deletes under load queue one run, not one each", async () => {
-  let entered!: () => void;
-  const inside = new Promise<void>((resolve) => (entered = resolve));
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
+  const { fired: inside, fire: entered } = signal();
+  const { fired: released, fire: release } = signal();
   const store = await openStore(tmp(), {
     faults: {
       betweenGcDeletes: async () => {

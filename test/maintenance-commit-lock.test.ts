@@ -6,6 +6,7 @@ import { commitLockSessions } from "./helpers/postgres.js";
 import { enforceIfNoneMatch, S3_ENV, startS3rver, type S3Endpoint } from "./helpers/s3.js";
 import { openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
+import { signal } from "./helpers/signal.js";
 
 const tmp = useTempDirs();
 const saved = { ...process.env };
@@ -33,10 +34,8 @@ async function replicasWithAWriterInsideTheLock(endpoint: string) {
   const options = { database: await postgresStoreUrl(dir), vectors: `s3://vectors/${randomUUID()}`, s3Endpoint: endpoint };
   const maintainer = await openStore(dir, options);
   for (let i = 0; i < 3; i++) await maintainer.index({ chunk_id: `c${i}`, text: `tide table entry number ${i}` });
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let held!: () => void;
-  const inside = new Promise<void>((resolve) => (held = resolve));
+  const { fired: released, fire: release } = signal();
+  const { fired: inside, fire: held } = signal();
   const writer = await openStore(dir, {
     ...options,
     faults: {

@@ -8,6 +8,7 @@ import { storeBackends } from "./helpers/backends.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
 import { DIM, openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
+import { signal } from "./helpers/signal.js";
 
 const tmp = useTempDirs();
 
@@ -466,10 +467,8 @@ describe("status and maintenance", () => {
   });
 
   test("an optimize asked for during an ANN build waits for it: a compaction meanwhile would make the build start over or fail", async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let started!: () => void;
-    const building = new Promise<void>((resolve) => (started = resolve));
+    const { fired: released, fire: release } = signal();
+    const { fired: building, fire: started } = signal();
     let builds = 0;
     const store = await openStore(tmp(), {
       annMinRows: 300,
