@@ -26,6 +26,19 @@ describe("LanceDB's thread pool", () => {
   });
 });
 
+describe("LanceDB's log", () => {
+  test("a filtered search on a new table (stable row ids, counted by a scan) logs nothing, unless the user asks LanceDB for warnings", async () => {
+    const quiet = await runTs("test/fixtures/filtered-search.ts", [tmp()], { LANCEDB_LOG: undefined });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(JSON.parse(quiet.stdout)).toEqual(["c1", "c13", "c17", "c21", "c25", "c29", "c33", "c37", "c5", "c9"]);
+    expect(quiet.stderr).not.toMatch(/WARN/);
+    // The same search with warnings on: Lance says it scanned because the table has stable row ids.
+    const told = await runTs("test/fixtures/filtered-search.ts", [tmp()], { LANCEDB_LOG: "warn" });
+    expect(told.code, told.stderr).toBe(0);
+    expect(told.stderr).toMatch(/count_pushdown: skipped because the dataset uses stable row ids/);
+  });
+});
+
 describe("the watchdog", () => {
   test("native work that never finishes is reported stuck and no longer waited for; it clears once the work ends", async () => {
     const lines: string[] = [];

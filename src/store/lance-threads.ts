@@ -16,3 +16,12 @@ if (!lanceThreadsPreset) process.env.LANCE_CPU_THREADS = String(Math.max(MIN_LAN
 
 // Lance logs a deprecation warning on every index-statistics call unless told which behaviour to use.
 process.env.LANCE_INCLUDE_VECTOR_CENTROIDS ??= "false";
+
+/**
+ * Tables use stable row ids (vector-table.ts), and on those Lance warns on
+ * every count with a filter that it counts by scanning: once per filtered
+ * search (the planner counts the matching rows, search.ts), a line a user
+ * can do nothing about. Other warnings stay on; a LANCEDB_LOG the user set
+ * is kept.
+ */
+process.env.LANCEDB_LOG ??= "warn,lance::io::exec::count_pushdown=error";
