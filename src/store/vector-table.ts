@@ -100,8 +100,16 @@ const RANGE_SPAN_PER_GENERATION = 4;
  * 499 passes (measured on 0.31). Half that leaves room.
  */
 const DELETE_BATCH = 250;
-/** HNSW search breadth. Measured at 100k chunks (bench:store): ef 64 gave recall@10 0.80 on passage queries, 256 gives 0.95 for +0.2 ms. */
-export const DEFAULT_ANN_EF = 256;
+/**
+ * HNSW search breadth. At 100k chunks (bench:store) ef 64 gave recall@10
+ * 0.80 on passage queries and 256 gave 0.95 for +0.2 ms. At 1M chunks
+ * (bench:scale) an index grown by optimize since its training needs more:
+ * trained at 560k, ef 256 / 384 / 512 / 640 gave 0.887 / 0.927 / 0.942 /
+ * 0.953 at 4.9 / 6.0 / 7.0 / 8.1 ms p50. The index is trained again at
+ * 1.5x growth (maintenance.ts), so it has seen at least two thirds of the
+ * rows; 384 is meant to keep such an index at 0.95.
+ */
+export const DEFAULT_ANN_EF = 384;
 /**
  * Stable row ids: a row keeps its id when compaction moves it, so a
  * compaction need not remap every index onto the rewritten fragments.
