@@ -22,6 +22,6 @@ process.env.LANCE_INCLUDE_VECTOR_CENTROIDS ??= "false";
  * every count with a filter that it counts by scanning: once per filtered
  * search (the planner counts the matching rows, search.ts), a line a user
  * can do nothing about. Other warnings stay on; a LANCEDB_LOG the user set
- * is kept.
+ * (not empty: empty counts as unset, as for every variable) is kept.
  */
-process.env.LANCEDB_LOG ??= "warn,lance::io::exec::count_pushdown=error";
+if (!process.env.LANCEDB_LOG) process.env.LANCEDB_LOG = "warn,lance::io::exec::count_pushdown=error";
