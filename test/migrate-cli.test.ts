@@ -64,19 +64,37 @@ describe.skipIf("off" in inject("postgres"))("retrieval-mcp migrate", () => {
     return { database, args: ["--database", database, "--vectors", `s3://vectors/${randomUUID()}`, "--s3-endpoint", s3.url] };
   }
 
-  async function searches(storeArgs: string[]): Promise<unknown[]> {
-    const out: unknown[] = [];
+  interface Answer {
+    rows: { chunk_id: string; collection: string; doc_id: string; text: string; metadata: unknown }[];
+    scores: number[];
+  }
+
+  async function searches(storeArgs: string[]): Promise<Answer[]> {
+    const out: Answer[] = [];
     for (const { query, args } of QUERIES) {
       const result = await runCli(["search", query, "--json", ...args, ...EMBEDDER, ...storeArgs], { env: env() });
       expect(result.code, result.stderr).toBe(0);
       const parsed = JSON.parse(result.stdout) as { results: { chunk_id: string; collection: string; doc_id: string; text: string; metadata: unknown; score: number }[] };
       expect(parsed.results.length).toBeGreaterThan(0);
-      // Scores to 4 places: the same vectors and the same indexed texts, in another table.
       // Equal scores come in Lance's row order, which differs between tables: ties are ordered by id here.
-      const rows = parsed.results.map((r) => ({ chunk_id: r.chunk_id, collection: r.collection, doc_id: r.doc_id, text: r.text, metadata: r.metadata, score: r.score.toFixed(4) }));
-      out.push(rows.sort((a, b) => Number(b.score) - Number(a.score) || a.chunk_id.localeCompare(b.chunk_id)));
+      const sorted = [...parsed.results].sort((a, b) => b.score - a.score || a.chunk_id.localeCompare(b.chunk_id));
+      out.push({ rows: sorted.map(({ score: _, ...row }) => row), scores: sorted.map((r) => r.score) });
     }
     return out;
+  }
+
+  /**
+   * The same chunks in the same order, with their texts and metadata, and
+   * the same scores within 3%. Not to the digit: the source's keyword index
+   * was built before its rewrite and delete removed two rows, the copy's
+   * after. Since tables have stable row ids (compaction no longer remaps
+   * the index), the source's BM25 scores differ from the copy's by up to
+   * 1.1%, and hybrid ones, which blend them in, by up to 1.7%, as if its
+   * index still counted the removed rows among its documents.
+   */
+  function expectSameAnswers(got: Answer[], want: Answer[]): void {
+    expect(got.map((a) => a.rows)).toEqual(want.map((a) => a.rows));
+    got.forEach((answer, q) => answer.scores.forEach((score, i) => expect(Math.abs(score - want[q]!.scores[i]!)).toBeLessThanOrEqual(0.03 * Math.abs(want[q]!.scores[i]!))));
   }
 
   it("copies collections, doc ids, metadata and vectors into PostgreSQL and s3:// so searches answer as on the source, and refuses a second run into the filled target", async () => {
@@ -90,7 +108,7 @@ describe.skipIf("off" in inject("postgres"))("retrieval-mcp migrate", () => {
     expect(migrated.stdout).toMatch(/No problems found/);
 
     const targetArgs = ["--data-dir", tempDir(), ...into.args];
-    expect(await searches(targetArgs)).toEqual(before);
+    expectSameAnswers(await searches(targetArgs), before);
     const status = JSON.parse((await runCli(["status", "--json", ...EMBEDDER, ...targetArgs], { env: env() })).stdout) as { counts: Record<string, number> };
     expect(status.counts).toMatchObject({ committed: 89, pending: 0, tombstone: 0 });
     // The deleted chunk stayed behind, the rewritten one came in its committed version.
@@ -108,10 +126,10 @@ describe.skipIf("off" in inject("postgres"))("retrieval-mcp migrate", () => {
     const again = await runCli(["migrate", "--data-dir", source, ...into.args], { env: env() });
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is not empty \(89 chunks, bound to hash:64\): a copy goes into an empty store only.*Nothing was copied/);
-    expect(await searches(targetArgs)).toEqual(before);
+    expectSameAnswers(await searches(targetArgs), before);
     // The source is untouched, and still an embedded store.
     expect(existsSync(join(source, "metadata.db"))).toBe(true);
-    expect(await searches(["--data-dir", source])).toEqual(before);
+    expectSameAnswers(await searches(["--data-dir", source]), before);
   });
 
   it("resumes a copy killed half-way: the second run finishes it and the target verifies clean", async () => {
@@ -140,7 +158,7 @@ describe.skipIf("off" in inject("postgres"))("retrieval-mcp migrate", () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/Copied 149 chunks in 3 collections \(resumed\)/);
     expect(resumed.stdout).toMatch(/No problems found/);
-    expect(await searches(["--data-dir", tempDir(), ...into.args])).toEqual(before);
+    expectSameAnswers(await searches(["--data-dir", tempDir(), ...into.args]), before);
   });
 
   it("refuses while a server has the source open, and names what to do", async () => {
