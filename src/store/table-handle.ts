@@ -19,6 +19,12 @@ function closeHandle(handle: Handle): void {
   handle.db.connection.close();
 }
 
+/** Marks a handle replaced (or its table closed); it closes now if no call is under way on it, else when the last one ends (see use()). */
+function retire(handle: Handle): void {
+  handle.retired = true;
+  if (handle.users === 0) closeHandle(handle);
+}
+
 /**
  * One Lance table, opened on a connection of its own so that the
  * connection's caches hold only what this table read, and renewable: a
@@ -76,8 +82,7 @@ export class TableHandle {
     await fresh.table.checkoutLatest();
     const old = this.handle;
     this.handle = fresh;
-    old.retired = true;
-    if (old.users === 0) closeHandle(old);
+    retire(old);
   }
 
   cacheUsage(): LanceCacheUsage {
@@ -100,8 +105,7 @@ export class TableHandle {
   }
 
   close(): void {
-    this.handle.retired = true;
-    if (this.handle.users === 0) closeHandle(this.handle);
+    retire(this.handle);
   }
 }
 

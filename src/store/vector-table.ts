@@ -304,14 +304,14 @@ export class VectorTable {
   /** Runs a Lance commit, again on the latest version when it lost a race to a concurrent compaction. */
   private committing<T>(commit: (table: lancedb.Table) => Promise<T>): Promise<T> {
     return this.handle.use(async (table) => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return await commit(table);
-          } catch (error) {
-            if (!isRetryableConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error;
-            await table.checkoutLatest();
-          }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await commit(table);
+        } catch (error) {
+          if (!isRetryableConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error;
+          await table.checkoutLatest();
         }
+      }
     });
   }
 
