@@ -518,6 +518,48 @@ describe("status and maintenance", () => {
     await store.close();
   });
 
+  test("background maintenance retrains the ANN index only once writes pause, unless the table has outgrown it fourfold", async () => {
+    // A training takes both cores for minutes at 1M rows: beside a bulk load it slows the writes and is stale when it ends.
+    const options = { annMinRows: 300, background: true, gcIntervalMs: 20, optimizeAfterCommits: 1 };
+    const write = (store: Store, from: number, to: number) =>
+      store.indexMany(Array.from({ length: to - from }, (_, i) => ({ text: `busy row ${from + i}`, chunk_id: `b${from + i}` })));
+    /** The first background optimize to see `rows` rows and say `training`, once any training it started has ended. */
+    const backgroundOptimize = async (store: Store, rows: number, training: string) => {
+      for (;;) {
+        await store.settle();
+        const last = (await store.status()).last_optimize;
+        if (last?.rows === rows && last.ann_training === training) return last;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    const indexed = async (store: Store, trainedOn: number) => {
+      await write(store, 0, trainedOn);
+      await store.optimize();
+      await store.settle();
+    };
+
+    // Writes never pause long enough here (an hour): 1.5x growth waits, 4x does not.
+    const busy = await openStore(tmp(), { ...options, optimizeWhenQuietMs: 3_600_000 });
+    await indexed(busy, 400);
+    await write(busy, 400, 700);
+    expect(await backgroundOptimize(busy, 700, "waits for writes to pause")).toMatchObject({ ann_trained_on_rows: 400 });
+    await write(busy, 700, 1600);
+    expect(await backgroundOptimize(busy, 1600, "started")).toMatchObject({ ann_trained_on_rows: 400 });
+    // That training covered all 1,600 rows: an optimize asked for now finds none due.
+    const now = await busy.optimize();
+    expect(now).toMatchObject({ rows: 1600, ann_trained_on_rows: 1600 });
+    expect(now.ann_training).toBeUndefined();
+    await busy.close();
+
+    // Writes pause for 100 ms: the training the busy optimize put off starts then, with no further write.
+    const pausing = await openStore(tmp(), { ...options, optimizeWhenQuietMs: 100 });
+    await indexed(pausing, 400);
+    await write(pausing, 400, 700);
+    await backgroundOptimize(pausing, 700, "started");
+    expect(await pausing.optimize()).toMatchObject({ rows: 700, ann_trained_on_rows: 700 });
+    await pausing.close();
+  });
+
   test("builds an ANN index past the size threshold and keeps searching correctly", async () => {
     const store = await openStore(tmp(), { annMinRows: 300 });
     await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `indexed row ${i} about topic ${i % 17}`, chunk_id: `r${i}` })));

@@ -29,11 +29,19 @@ const FOLD_BACKLOG_SHARE = 0.25;
  * times the rows it was trained on. Rows folded in later are served worse
  * than those it was trained on: at 1M chunks (bench:scale, hash:384), an
  * index last trained at 560k and grown by optimize had recall@10 0.887 at
- * ef 256 where one trained on all 1M rows had 0.955. Each training reads
- * the whole table (233 s at 1M on 2 cores), so trainings at 1.5x growth
- * cost three times the final one in all.
+ * ef 256 where one trained on all 1M rows had 0.955.
  */
 const ANN_RETRAIN_GROWTH = 1.5;
+/**
+ * A retraining waits until writes pause (optimizeWhenQuietMs), unless the
+ * table has outgrown its index this many times. A training reads the whole
+ * table and keeps both cores busy for minutes (233 s at 1M rows): run
+ * beside a bulk load it is stale when it ends, and it takes the writes'
+ * CPU (in bench:scale, concurrent single-chunk writes made 656 chunks/s
+ * at 1M beside one, 1,441 at 300k without). Meanwhile optimize folds the
+ * new rows into the index it has, so they are searched all the same.
+ */
+const ANN_RETRAIN_FORCED_GROWTH = 4;
 
 /** Maintenance jobs by the setting that records their last run, as error messages name them. */
 const MAINTENANCE_ACTIONS: Record<string, string> = {
@@ -55,6 +63,8 @@ export class Maintenance {
   private gcSoon: NodeJS.Timeout | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private annBuild: Promise<void> | null = null;
+  /** An optimize found the ANN index due for training but writes were under way: the next quiet moment runs one. */
+  private retrainWaiting = false;
   /** A GC waiting for its turn, which later requests join (see gc()). */
   private gcWaiting: Promise<RunReport> | null = null;
 
@@ -95,10 +105,10 @@ export class Maintenance {
     every(Math.min(5_000, core.options.gcIntervalMs), async () => {
       // Not while an ANN build runs (see optimize()); the rows written meanwhile fold in after it.
       if (this.annBuild) return;
-      // After many commits, once a burst of writes is over, or when many rows wait outside an index:
-      // compacts, folds new rows into the indexes, and builds or retrains the ANN index.
-      const quiet = core.commitsSinceOptimize > 0 && Date.now() - core.lastCommitAt > core.options.optimizeWhenQuietMs;
-      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet || (await this.tableWantsOptimize())) await this.optimize();
+      // After many commits, once a burst of writes is over (or a retraining waits for that), or when many rows wait
+      // outside an index: compacts, folds new rows into the indexes, and builds or retrains the ANN index.
+      const quiet = this.writesQuiet() && (core.commitsSinceOptimize > 0 || this.retrainWaiting);
+      if (core.commitsSinceOptimize >= core.options.optimizeAfterCommits || quiet || (await this.tableWantsOptimize())) await this.optimize("background");
     });
   }
 
@@ -241,8 +251,12 @@ export class Maintenance {
    * times); a version pruned during it fails it ("Not found: ...manifest").
    * At 1M rows on 2 cores a build takes minutes, and bench:scale lost
    * builds both ways.
+   *
+   * A background optimize retrains the ANN index only once writes pause,
+   * or when the table has outgrown it (ANN_RETRAIN_FORCED_GROWTH); one
+   * requested through the API retrains whenever it is due.
    */
-  async optimize(): Promise<RunReport> {
+  async optimize(trigger: "request" | "background" = "request"): Promise<RunReport> {
     await this.annBuild;
     return this.exclusive(SETTINGS.lastOptimize, async () => {
       const { core } = this;
@@ -263,10 +277,13 @@ export class Maintenance {
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
       const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
-      if ((!indexed && rows >= core.options.annMinRows) || (indexed && trainedOn !== undefined && rows >= ANN_RETRAIN_GROWTH * trainedOn)) {
-        this.buildAnnIndex(table, rows);
-      }
-      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}), ...(renewedCaches ? { renewed_caches: true } : {}) };
+      const growth = indexed && trainedOn !== undefined ? rows / trainedOn : 0;
+      const retrain = growth >= ANN_RETRAIN_GROWTH && (trigger === "request" || growth >= ANN_RETRAIN_FORCED_GROWTH || this.writesQuiet());
+      const train = (!indexed && rows >= core.options.annMinRows) || retrain;
+      if (train) this.buildAnnIndex(table, rows);
+      this.retrainWaiting = growth >= ANN_RETRAIN_GROWTH && !retrain;
+      const training = train ? { ann_training: "started" } : this.retrainWaiting ? { ann_training: "waits for writes to pause" } : {};
+      return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}), ...training, ...(renewedCaches ? { renewed_caches: true } : {}) };
     });
   }
 
@@ -283,6 +300,11 @@ export class Maintenance {
     if (this.annBuild || indexFileBytes === null || !cachesWantRenewal(table.cacheUsage(), indexFileBytes, this.core.options.cacheRenewalFloorBytes)) return false;
     await table.renewCaches(this.core.assertWritable());
     return true;
+  }
+
+  /** No write has been committed for optimizeWhenQuietMs. */
+  private writesQuiet(): boolean {
+    return Date.now() - this.core.lastCommitAt > this.core.options.optimizeWhenQuietMs;
   }
 
   /**
