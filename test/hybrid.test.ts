@@ -4,7 +4,8 @@ import Database from "better-sqlite3";
 import { describe, expect, test } from "vitest";
 import { embedderFromSpec } from "../src/embed/from-spec.js";
 import { migrate } from "../src/store/migrate.js";
-import type { SearchInput } from "../src/store/schemas.js";
+import { openBackend } from "../src/store/backend.js";
+import type { Filter, SearchInput } from "../src/store/schemas.js";
 import type { Store, StoreOptions } from "../src/store/store.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
 import { openStore } from "./helpers/store.js";
@@ -141,6 +142,29 @@ describe.each(storeBackends())("filters apply inside every mode ($name)", (backe
       expect(got.sort(), mode).toEqual(expected);
     }
     await store.close();
+  });
+
+  test("a range filter's share is estimated from 512 committed chunks spread over the whole table, deleted ones left out", async () => {
+    // Search asks Lance for rows in proportion to that share (search.ts, planFilter).
+    const dir = tmp();
+    const store = await openStore(dir, {}, backend);
+    const chunk = (i: number) => ({ chunk_id: `s${i}`, doc_id: i < 1500 ? "early" : "late", text: `sample note ${i}`, metadata: { bucket: i % 100, half: i < 1500 ? "early" : "late" } });
+    await store.indexMany(Array.from({ length: 3000 }, (_, i) => chunk(i)));
+    await store.delete({ doc_id: "early" });
+    await store.close();
+    const opened = await openBackend(await backend.location(dir));
+    try {
+      const sample = (filter: Filter) => opened.meta.snapshot((view) => view.sampleFilter(filter));
+      const thirty = await sample({ bucket: { lt: 30 } });
+      expect(thirty.sampled).toBe(512);
+      expect(Math.abs(thirty.matching / thirty.sampled - 0.3)).toBeLessThan(0.05);
+      expect(await sample({ bucket: { gte: 0 } })).toEqual({ sampled: 512, matching: 512 });
+      expect(await sample({ bucket: { gte: 100 } })).toEqual({ sampled: 512, matching: 0 });
+      // The 1,500 deleted chunks are not sampled: only committed ones.
+      expect(await sample({ half: "early" })).toEqual({ sampled: 512, matching: 0 });
+    } finally {
+      await opened.close();
+    }
   });
 
   test("a value too long for Lance's label index is still matched exactly, by SQLite", async () => {

@@ -1,5 +1,6 @@
 import type { EmbedderInfo } from "../embed/embedder.js";
 import type { Filter } from "./schemas.js";
+import type { FilterSample } from "./filter-sample.js";
 
 export type RecordStatus = "pending" | "committed" | "tombstone";
 
@@ -108,6 +109,8 @@ export interface SearchScope {
 export interface SnapshotView {
   /** The committed versions among these chunks, in scope and matching the filter. */
   committed(chunkIds: readonly string[], scope: SearchScope): Promise<ChunkRow[]>;
+  /** How many of a sample of committed chunks (filter-sample.ts) match `filter`. */
+  sampleFilter(filter: Filter): Promise<FilterSample>;
 }
 
 /**

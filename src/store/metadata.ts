@@ -4,6 +4,7 @@ import { modelKey, type EmbedderInfo } from "../embed/embedder.js";
 import { openReadOnlyDatabase } from "./data-dir.js";
 import { StoreError } from "./errors.js";
 import { compileFilter } from "./filter.js";
+import { SAMPLE_BLOCK_ROWS, SAMPLE_BLOCKS, sampleStarts, type FilterSample } from "./filter-sample.js";
 import { migrate, unappliedMigrations } from "./migrate.js";
 import { registerSqlFunctions } from "./sql-functions.js";
 import type {
@@ -22,6 +23,7 @@ import type {
   SnapshotView,
   StatusCounts,
 } from "./metadata-store.js";
+import type { Filter } from "./schemas.js";
 import { SETTINGS } from "./settings-keys.js";
 
 const now = (): number => Date.now();
@@ -147,8 +149,19 @@ function readCommitted(cache: StatementCache, chunkIds: readonly string[], scope
 }
 
 
+/** See FilterSample: blocks of SAMPLE_BLOCK_ROWS chunks from evenly spaced row numbers, each found through the primary key. */
+function sampleFilter(cache: StatementCache, filter: Filter): FilterSample {
+  const compiled = compileFilter(filter);
+  const bounds = cache.get("SELECT min(seq) AS first, max(seq) AS last FROM chunks").get() as { first: number | null; last: number | null };
+  if (!compiled || bounds.first === null || bounds.last === null) return { sampled: 0, matching: 0 };
+  const block = `SELECT * FROM (SELECT metadata FROM chunks WHERE seq >= ? ORDER BY seq LIMIT ${SAMPLE_BLOCK_ROWS})`;
+  const sql = `SELECT count(*) AS sampled, coalesce(sum(CASE WHEN ${compiled.sql} THEN 1 ELSE 0 END), 0) AS matching
+    FROM (${Array.from({ length: SAMPLE_BLOCKS }, () => block).join(" UNION ALL ")}) c`;
+  return cache.get(sql).get(...compiled.params, ...sampleStarts(bounds.first, bounds.last)) as FilterSample;
+}
+
 function viewOf(cache: StatementCache): SnapshotView {
-  return { committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope) };
+  return { committed: async (chunkIds, scope) => readCommitted(cache, chunkIds, scope), sampleFilter: async (filter) => sampleFilter(cache, filter) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { modelKey, type EmbedderInfo } from "../../embed/embedder.js";
 import { StoreError } from "../errors.js";
+import { SAMPLE_BLOCK_ROWS, sampleStarts, type FilterSample } from "../filter-sample.js";
 import type {
   ChunkRow,
   ChunkVersionRow,
@@ -17,6 +18,7 @@ import type {
   SnapshotView,
   StatusCounts,
 } from "../metadata-store.js";
+import type { Filter } from "../schemas.js";
 import { SETTINGS } from "../settings-keys.js";
 import { SqlParams, compilePostgresFilter } from "./filter.js";
 
@@ -83,6 +85,23 @@ async function readCommitted(db: Db, chunkIds: readonly string[], scope: SearchS
   const filter = compilePostgresFilter(scope.filter, params);
   if (filter) where += ` AND ${filter}`;
   return rows<ChunkRow>(db, `SELECT ${CHUNK_COLUMNS} FROM chunks c WHERE ${where}`, params.values);
+}
+
+/** See FilterSample: blocks of SAMPLE_BLOCK_ROWS chunks from evenly spaced row numbers, each found through the primary key. */
+async function sampleFilter(db: Db, filter: Filter): Promise<FilterSample> {
+  const [bounds] = await rows<{ first: string | null; last: string | null }>(db, "SELECT min(seq) AS first, max(seq) AS last FROM chunks");
+  const params = new SqlParams();
+  const compiled = compilePostgresFilter(filter, params);
+  if (!compiled || !bounds || bounds.first === null || bounds.last === null) return { sampled: 0, matching: 0 };
+  const blocks = sampleStarts(Number(bounds.first), Number(bounds.last)).map(
+    (start) => `(SELECT meta FROM chunks WHERE seq >= ${params.add(start)} ORDER BY seq LIMIT ${SAMPLE_BLOCK_ROWS})`,
+  );
+  const [found] = await rows<{ sampled: string; matching: string }>(
+    db,
+    `SELECT count(*) AS sampled, count(*) FILTER (WHERE ${compiled}) AS matching FROM (${blocks.join(" UNION ALL ")}) c`,
+    params.values,
+  );
+  return { sampled: Number(found!.sampled), matching: Number(found!.matching) };
 }
 
 /** PostgreSQL text holds no U+0000 (SQLite does): such a chunk is refused before anything is written, naming the field. */
@@ -482,7 +501,7 @@ export class PostgresMetadata implements MetadataStore {
     let broken: Error | undefined;
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT next FROM generation_seq");
-      return await work({ committed: (chunkIds, scope) => readCommitted(client, chunkIds, scope) });
+      return await work({ committed: (chunkIds, scope) => readCommitted(client, chunkIds, scope), sampleFilter: (filter) => sampleFilter(client, filter) });
     } finally {
       await client.query("COMMIT").catch((e: Error) => (broken = e));
       client.release(broken);
