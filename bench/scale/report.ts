@@ -132,8 +132,17 @@ export function renderReport(run: RunInfo, results: readonly CheckpointResult[])
     "### Memory and disk",
     "",
     table(
-      ["chunks", "store process RSS MB", "store process peak RSS MB", "store data dir MB", "raw LanceDB table MB", "benchmark process peak RSS MB"],
-      results.map((r) => [int(r.chunks), int(r.memory.storeRssMb), int(r.memory.storePeakRssMb), int(r.storeDiskMb), int(r.raw.diskMb), int(r.memory.benchPeakRssMb)]),
+      ["chunks", "store process RSS MB", "of which Lance caches MB", "of which JS heap MB", "store process peak RSS MB", "store data dir MB", "raw LanceDB table MB", "benchmark process peak RSS MB"],
+      results.map((r) => [
+        int(r.chunks),
+        int(r.memory.storeRssMb),
+        int(r.memory.storeLanceCacheMb),
+        int(r.memory.storeJsHeapMb),
+        int(r.memory.storePeakRssMb),
+        int(r.storeDiskMb),
+        int(r.raw.diskMb),
+        int(r.memory.benchPeakRssMb),
+      ]),
     ),
     "",
     "The store runs in its own process, which holds nothing but the Store (it generates each chunk's text as it indexes it): its RSS is the server's. " +

@@ -59,6 +59,9 @@ export interface StoreSnapshot extends Observation {
   chunks: number;
   rssMb: number;
   peakRssMb: number;
+  /** What the store's Lance caches and V8's heap hold of that RSS. */
+  lanceCacheMb: number;
+  jsHeapMb: number;
   diskMb: number;
   /** The store's log lines since the previous snapshot, time first. */
   log: string[];

@@ -175,7 +175,18 @@ const api: StoreProcessApi = {
     const status = await s.status();
     const log = storeLog;
     storeLog = [];
-    return { ...observation(status), chunks: status.chunks, rssMb: rssMb(), peakRssMb: peakRssMb(), diskMb: diskMb(s.paths.root), log };
+    const memory = await s.memory();
+    const mb = (bytes: number) => bytes / 2 ** 20;
+    return {
+      ...observation(status),
+      chunks: status.chunks,
+      rssMb: rssMb(),
+      peakRssMb: peakRssMb(),
+      lanceCacheMb: mb(memory.lance_cache.bytes),
+      jsHeapMb: mb(memory.js_heap_used_bytes),
+      diskMb: diskMb(s.paths.root),
+      log,
+    };
   },
 
   async close() {
