@@ -3,6 +3,7 @@ import { HashEmbedder } from "../src/embed/hash.js";
 import { existsSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../src/store/errors.js";
+import { ANN_TRAINING } from "../src/store/maintenance.js";
 import { Store, type StoreOptions } from "../src/store/store.js";
 import { storeBackends } from "./helpers/backends.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
@@ -542,9 +543,9 @@ describe("status and maintenance", () => {
     const busy = await openStore(tmp(), { ...options, optimizeWhenQuietMs: 3_600_000 });
     await indexed(busy, 400);
     await write(busy, 400, 700);
-    expect(await backgroundOptimize(busy, 700, "waits for writes to pause")).toMatchObject({ ann_trained_on_rows: 400 });
+    expect(await backgroundOptimize(busy, 700, ANN_TRAINING.waiting)).toMatchObject({ ann_trained_on_rows: 400 });
     await write(busy, 700, 1600);
-    expect(await backgroundOptimize(busy, 1600, "started")).toMatchObject({ ann_trained_on_rows: 400 });
+    expect(await backgroundOptimize(busy, 1600, ANN_TRAINING.started)).toMatchObject({ ann_trained_on_rows: 400 });
     // That training covered all 1,600 rows: an optimize asked for now finds none due.
     const now = await busy.optimize();
     expect(now).toMatchObject({ rows: 1600, ann_trained_on_rows: 1600 });
@@ -555,7 +556,7 @@ describe("status and maintenance", () => {
     const pausing = await openStore(tmp(), { ...options, optimizeWhenQuietMs: 100 });
     await indexed(pausing, 400);
     await write(pausing, 400, 700);
-    await backgroundOptimize(pausing, 700, "started");
+    await backgroundOptimize(pausing, 700, ANN_TRAINING.started);
     expect(await pausing.optimize()).toMatchObject({ rows: 700, ann_trained_on_rows: 700 });
     await pausing.close();
   });

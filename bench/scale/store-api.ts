@@ -17,7 +17,7 @@ export interface Observation {
   /** Rows in the store's Lance table (every version it holds), null before the first write. */
   lanceRows: number | null;
   indexes: IndexState[];
-  lastOptimize: { at: string; took_ms: number; ok: boolean } | null;
+  lastOptimize: { at: string; took_ms: number; ok: boolean; ann_training?: string } | null;
 }
 
 export interface IngestTiming {

@@ -8,6 +8,7 @@
 import "./lance-threads.js";
 import { embedderFromSpec } from "../../src/embed/from-spec.js";
 import type { StatusReport } from "../../src/store/types.js";
+import { ANN_TRAINING } from "../../src/store/maintenance.js";
 import { Store } from "../../src/store/store.js";
 import { diskMb, peakRssMb, pool, rssMb } from "../store/stats.js";
 import { ScaleData } from "./data.js";
@@ -43,7 +44,7 @@ function observation(status: StatusReport): Observation {
   return {
     lanceRows: status.lance?.rows ?? null,
     indexes: indexesIn(status.lance),
-    lastOptimize: last ? { at: last.at, took_ms: last.took_ms, ok: last.ok } : null,
+    lastOptimize: last ? { at: last.at, took_ms: last.took_ms, ok: last.ok, ...(typeof last.ann_training === "string" ? { ann_training: last.ann_training } : {}) } : null,
   };
 }
 
@@ -113,7 +114,8 @@ const api: StoreProcessApi = {
   },
 
   /**
-   * Done when every index the store reports covers every row. A store that
+   * Done when every index the store reports covers every row and no
+   * retraining of the ANN index waits for writes to pause. A store that
    * reports no index is done once an optimize has run after the last write
    * (what would start a build; none comes when the writes committed
    * nothing) and nothing has changed for QUIET_MS after it: its fold-in
@@ -137,7 +139,9 @@ const api: StoreProcessApi = {
       if (settled === "timeout") return result(false, `settle() had not returned after ${Math.round(timeoutMs / 1000)} s`);
       const next = JSON.stringify([seen.indexes, seen.lastOptimize]);
       if (next !== signature) [signature, lastChange] = [next, now];
-      if (seen.indexes.length > 0 && seen.indexes.every((i) => i.unindexed_rows === 0)) return result(true, "every index covers every row");
+      // A retraining put off while writes went on starts once they pause: the fold-in is not over before it is.
+      const trainingDue = seen.lastOptimize?.ann_training === ANN_TRAINING.waiting;
+      if (seen.indexes.length > 0 && seen.indexes.every((i) => i.unindexed_rows === 0) && !trainingDue) return result(true, "every index covers every row");
       const optimizedSince = seen.lastOptimize !== null && Date.parse(seen.lastOptimize.at) >= lastWriteAt;
       if (seen.indexes.length === 0 && (optimizedSince || !expectOptimize) && now - lastChange >= QUIET_MS) {
         const after = expectOptimize ? "maintenance ran after the last write" : "nothing new was committed";

@@ -43,6 +43,9 @@ const ANN_RETRAIN_GROWTH = 1.5;
  */
 const ANN_RETRAIN_FORCED_GROWTH = 4;
 
+/** What an optimize report's `ann_training` says of the ANN index: a training began, or one is due and waits for writes to pause. */
+export const ANN_TRAINING = { started: "started", waiting: "waits for writes to pause" } as const;
+
 /** Maintenance jobs by the setting that records their last run, as error messages name them. */
 const MAINTENANCE_ACTIONS: Record<string, string> = {
   [SETTINGS.lastGc]: "garbage collection",
@@ -282,7 +285,7 @@ export class Maintenance {
       const train = (!indexed && rows >= core.options.annMinRows) || retrain;
       if (train) this.buildAnnIndex(table, rows);
       this.retrainWaiting = growth >= ANN_RETRAIN_GROWTH && !retrain;
-      const training = train ? { ann_training: "started" } : this.retrainWaiting ? { ann_training: "waits for writes to pause" } : {};
+      const training = train ? { ann_training: ANN_TRAINING.started } : this.retrainWaiting ? { ann_training: ANN_TRAINING.waiting } : {};
       return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}), ...training, ...(renewedCaches ? { renewed_caches: true } : {}) };
     });
   }
