@@ -18,6 +18,8 @@ export interface Observation {
   lanceRows: number | null;
   indexes: IndexState[];
   lastOptimize: { at: string; took_ms: number; ok: boolean; ann_training?: string } | null;
+  /** Index builds and optimizes under way. */
+  running: number;
 }
 
 export interface IngestTiming {

@@ -44,6 +44,7 @@ function observation(status: StatusReport): Observation {
   return {
     lanceRows: status.lance?.rows ?? null,
     indexes: indexesIn(status.lance),
+    running: status.maintenance_running.length,
     lastOptimize: last ? { at: last.at, took_ms: last.took_ms, ok: last.ok, ...(typeof last.ann_training === "string" ? { ann_training: last.ann_training } : {}) } : null,
   };
 }
@@ -139,9 +140,9 @@ const api: StoreProcessApi = {
       if (settled === "timeout") return result(false, `settle() had not returned after ${Math.round(timeoutMs / 1000)} s`);
       const next = JSON.stringify([seen.indexes, seen.lastOptimize]);
       if (next !== signature) [signature, lastChange] = [next, now];
-      // A retraining put off while writes went on starts once they pause: the fold-in is not over before it is.
-      const trainingDue = seen.lastOptimize?.ann_training === ANN_TRAINING.waiting;
-      if (seen.indexes.length > 0 && seen.indexes.every((i) => i.unindexed_rows === 0) && !trainingDue) return result(true, "every index covers every row");
+      // A retraining put off while writes went on starts once they pause, maybe after settle() returned: not over before it is.
+      const training = seen.lastOptimize?.ann_training === ANN_TRAINING.waiting || seen.running > 0;
+      if (seen.indexes.length > 0 && seen.indexes.every((i) => i.unindexed_rows === 0) && !training) return result(true, "every index covers every row");
       const optimizedSince = seen.lastOptimize !== null && Date.parse(seen.lastOptimize.at) >= lastWriteAt;
       if (seen.indexes.length === 0 && (optimizedSince || !expectOptimize) && now - lastChange >= QUIET_MS) {
         const after = expectOptimize ? "maintenance ran after the last write" : "nothing new was committed";
