@@ -144,12 +144,13 @@ describe.each(storeBackends())("filters apply inside every mode ($name)", (backe
     await store.close();
   });
 
-  test("a range filter's share is estimated from 512 committed chunks spread over the whole table, deleted ones left out", async () => {
-    // Search asks Lance for rows in proportion to that share (search.ts, planFilter).
+  test("a range filter's share is estimated from 512 committed chunks spread over the whole table, deleted ones left out, even when metadata cycles", async () => {
+    // Search asks Lance for rows in proportion to that share (search.ts, planFilter). The 12,800 chunks left
+    // cycle through 100 buckets: blocks evenly spaced over them would all start at the same bucket.
     const dir = tmp();
     const store = await openStore(dir, {}, backend);
     const chunk = (i: number) => ({ chunk_id: `s${i}`, doc_id: i < 1500 ? "early" : "late", text: `sample note ${i}`, metadata: { bucket: i % 100, half: i < 1500 ? "early" : "late" } });
-    await store.indexMany(Array.from({ length: 3000 }, (_, i) => chunk(i)));
+    await store.indexMany(Array.from({ length: 14_300 }, (_, i) => chunk(i)));
     await store.delete({ doc_id: "early" });
     await store.close();
     const opened = await openBackend(await backend.location(dir));

@@ -149,7 +149,7 @@ function readCommitted(cache: StatementCache, chunkIds: readonly string[], scope
 }
 
 
-/** See FilterSample: blocks of SAMPLE_BLOCK_ROWS chunks from evenly spaced row numbers, each found through the primary key. */
+/** See FilterSample: blocks of SAMPLE_BLOCK_ROWS chunks from fixed pseudo-random row numbers, each found through the primary key. */
 function sampleFilter(cache: StatementCache, filter: Filter): FilterSample {
   const compiled = compileFilter(filter);
   const bounds = cache.get("SELECT min(seq) AS first, max(seq) AS last FROM chunks").get() as { first: number | null; last: number | null };

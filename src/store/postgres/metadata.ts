@@ -87,7 +87,7 @@ async function readCommitted(db: Db, chunkIds: readonly string[], scope: SearchS
   return rows<ChunkRow>(db, `SELECT ${CHUNK_COLUMNS} FROM chunks c WHERE ${where}`, params.values);
 }
 
-/** See FilterSample: blocks of SAMPLE_BLOCK_ROWS chunks from evenly spaced row numbers, each found through the primary key. */
+/** See FilterSample: blocks of SAMPLE_BLOCK_ROWS chunks from fixed pseudo-random row numbers, each found through the primary key. */
 async function sampleFilter(db: Db, filter: Filter): Promise<FilterSample> {
   const [bounds] = await rows<{ first: string | null; last: string | null }>(db, "SELECT min(seq) AS first, max(seq) AS last FROM chunks");
   const params = new SqlParams();
