@@ -27,6 +27,9 @@ export const DEFAULTS = {
   keepVersionsMs: 60_000,
   cacheRenewalFloorBytes: RENEWAL_FLOOR_BYTES,
   annMinRows: 50_000,
+  // A bulk load pauses for seconds between batches (bench:scale: a retraining started in such a pause at 790k of 1M
+  // rows and ran beside the rest of the load); a minute without a write means the load is over.
+  annRetrainQuietMs: 60_000,
   annEf: DEFAULT_ANN_EF,
   maxRowsPerCommit: 8192,
   keywordWeight: DEFAULT_KEYWORD_WEIGHT,

@@ -51,6 +51,8 @@ export interface StoreOptions extends StoreLocation {
   cacheRenewalFloorBytes?: number;
   /** Rows from which an ANN index is built and kept up to date. */
   annMinRows?: number;
+  /** How long writes must have paused before a due retraining of the ANN index starts (see maintenance.ts). */
+  annRetrainQuietMs?: number;
   annEf?: number;
   maxRowsPerCommit?: number;
   /** How long a request waits for the model to load before it is told the model is still loading (default 30 s). */

@@ -105,9 +105,10 @@ const DELETE_BATCH = 250;
  * 0.80 on passage queries and 256 gave 0.95 for +0.2 ms. At 1M chunks
  * (bench:scale) an index grown by optimize since its training needs more:
  * trained at 560k, ef 256 / 384 / 512 / 640 gave 0.887 / 0.927 / 0.942 /
- * 0.953 at 4.9 / 6.0 / 7.0 / 8.1 ms p50. The index is trained again at
- * 1.5x growth (maintenance.ts), so it has seen at least two thirds of the
- * rows; at 384, the 1M index of such a run found 0.956.
+ * 0.953 at 4.9 / 6.0 / 7.0 / 8.1 ms p50. Once writes pause the index is
+ * trained again at 1.25x growth (maintenance.ts), so it has seen at least
+ * four fifths of the rows; at 384, one trained on 790k of 1M found 0.937,
+ * one trained on all of them 0.968.
  */
 export const DEFAULT_ANN_EF = 384;
 /**
