@@ -278,15 +278,13 @@ export class Maintenance {
       );
       if (version === undefined) return { still_running: true };
       await core.meta.noteLanceVersion(table.name, version);
+      const renewedCaches = await this.renewCachesIfStale(table);
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
       const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
       const growth = indexed && trainedOn !== undefined ? rows / trainedOn : 0;
       const retrain = growth >= ANN_RETRAIN_GROWTH && (trigger === "request" || growth >= ANN_RETRAIN_FORCED_GROWTH || this.writesQuiet(core.options.annRetrainQuietMs));
       const train = (!indexed && rows >= core.options.annMinRows) || retrain;
-      // A training holds a partition's vectors and graph per Lance worker (1.2 GB at 1M rows): it starts from caches
-      // that hold no dead entries. With them the 1M store peaked at 2.2 GB, its caches at 1.7 GB for ~0.6 GB of live indexes.
-      const renewedCaches = retrain ? await this.renewCaches(table) : await this.renewCachesIfStale(table);
       if (train) this.buildAnnIndex(table, rows);
       this.retrainWaiting = growth >= ANN_RETRAIN_GROWTH && !retrain;
       const training = train ? { ann_training: ANN_TRAINING.started } : this.retrainWaiting ? { ann_training: ANN_TRAINING.waiting } : {};
@@ -305,10 +303,6 @@ export class Maintenance {
   private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
     const indexFileBytes = table.indexFileBytes();
     if (this.annBuild || indexFileBytes === null || !cachesWantRenewal(table.cacheUsage(), indexFileBytes, this.core.options.cacheRenewalFloorBytes)) return false;
-    return this.renewCaches(table);
-  }
-
-  private async renewCaches(table: VectorTable): Promise<true> {
     await table.renewCaches(this.core.assertWritable());
     return true;
   }

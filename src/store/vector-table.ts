@@ -544,14 +544,13 @@ export class VectorTable {
     return this.handle.indexFileBytes();
   }
 
-  /** Moves the table to a fresh connection (switching under `lock`), whose caches then hold only its indexes as they are now. */
+  /** Moves the table to a fresh connection whose caches hold only its indexes as they are now (TableHandle.prepare), switching under `lock`. */
   async renewCaches(lock: CommitLock): Promise<void> {
     const fresh = await this.handle.prepare();
     await lock.run(async () => {
       await this.handle.switchTo(fresh);
       await this.sync();
     });
-    await this.handle.prewarm();
   }
 
   close(): void {
