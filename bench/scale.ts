@@ -5,7 +5,7 @@
  *
  *   --chunks N       chunks to ingest (default 1,000,000); checkpoints at
  *                    100k, 300k and 1M when the run reaches them, and at N
- *   --quick          100,000 chunks (about two minutes here)
+ *   --quick          100,000 chunks (about three minutes here)
  *   --embedder SPEC  embedder of the store and the reference (default hash:384)
  *   --data-dir DIR   keep the store and the reference table there; a later
  *                    run with the same DIR reuses what they hold instead of
