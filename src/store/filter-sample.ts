@@ -9,7 +9,7 @@
  * spaced blocks all began at bucket 0, estimated `bucket < 30` at 94%
  * instead of 30%, and the searches that trusted it asked Lance twice
  * (111 ms p50 against 23 ms unfiltered, bench:scale). 128 blocks of 4 rows
- * estimate a 30% filter within about ±4 points, in about a millisecond.
+ * estimate a 30% filter within about ±4 points.
  */
 export const SAMPLE_BLOCKS = 128;
 export const SAMPLE_BLOCK_ROWS = 4;
