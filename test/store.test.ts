@@ -404,6 +404,10 @@ describe("a broken Lance manifest (power loss)", () => {
   });
 });
 
+/** Indexes chunks `${prefix}${from}`..`${prefix}${to - 1}`, each saying "`prefix` row n". */
+const indexRows = (store: Store, prefix: string, from: number, to: number) =>
+  store.indexMany(Array.from({ length: to - from }, (_, i) => ({ text: `${prefix} row ${from + i}`, chunk_id: `${prefix}${from + i}` })));
+
 describe("status and maintenance", () => {
   test("reports counts, the oldest pending age and Lance state", async () => {
     const embedder = new FaultyEmbedder();
@@ -502,8 +506,7 @@ describe("status and maintenance", () => {
   test("the ANN index is trained again once the table has grown by a quarter since its training, not before", async () => {
     // An index trained on part of the table serves the rest with lower recall (1M chunks at ef 384, trained on 790k: 0.937; afresh: 0.968).
     const store = await openStore(tmp(), { annMinRows: 300 });
-    const write = (from: number, to: number) =>
-      store.indexMany(Array.from({ length: to - from }, (_, i) => ({ text: `grown row ${from + i}`, chunk_id: `g${from + i}` })));
+    const write = (from: number, to: number) => indexRows(store, "grown", from, to);
     await write(0, 400);
     await store.optimize();
     await store.settle();
@@ -522,17 +525,18 @@ describe("status and maintenance", () => {
   test("background maintenance retrains the ANN index only once writes pause, unless the table has outgrown it fourfold", async () => {
     // A training takes both cores for minutes at 1M rows: beside a bulk load it slows the writes and is stale when it ends.
     const options = { annMinRows: 300, background: true, gcIntervalMs: 20, optimizeAfterCommits: 1 };
-    const write = (store: Store, from: number, to: number) =>
-      store.indexMany(Array.from({ length: to - from }, (_, i) => ({ text: `busy row ${from + i}`, chunk_id: `b${from + i}` })));
-    /** The first background optimize to see `rows` rows and say `training`, once any training it started has ended. */
-    const backgroundOptimize = async (store: Store, rows: number, training: string) => {
-      for (;;) {
-        await store.settle();
-        const last = (await store.status()).last_optimize;
-        if (last?.rows === rows && last.ann_training === training) return last;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
+    const write = (store: Store, from: number, to: number) => indexRows(store, "busy", from, to);
+    /** Waits for a background optimize whose report matches `report`, once any training it started has ended. */
+    const backgroundOptimize = (store: Store, report: Record<string, unknown>) =>
+      expect
+        .poll(
+          async () => {
+            await store.settle();
+            return (await store.status()).last_optimize;
+          },
+          { timeout: 60_000, interval: 20 },
+        )
+        .toMatchObject(report);
     const indexed = async (store: Store, trainedOn: number) => {
       await write(store, 0, trainedOn);
       await store.optimize();
@@ -543,9 +547,9 @@ describe("status and maintenance", () => {
     const busy = await openStore(tmp(), { ...options, annRetrainQuietMs: 3_600_000 });
     await indexed(busy, 400);
     await write(busy, 400, 700);
-    expect(await backgroundOptimize(busy, 700, ANN_TRAINING.waiting)).toMatchObject({ ann_trained_on_rows: 400 });
+    await backgroundOptimize(busy, { rows: 700, ann_training: ANN_TRAINING.waiting, ann_trained_on_rows: 400 });
     await write(busy, 700, 1600);
-    expect(await backgroundOptimize(busy, 1600, ANN_TRAINING.started)).toMatchObject({ ann_trained_on_rows: 400 });
+    await backgroundOptimize(busy, { rows: 1600, ann_training: ANN_TRAINING.started, ann_trained_on_rows: 400 });
     // That training covered all 1,600 rows: an optimize asked for now finds none due.
     const now = await busy.optimize();
     expect(now).toMatchObject({ rows: 1600, ann_trained_on_rows: 1600 });
@@ -556,7 +560,7 @@ describe("status and maintenance", () => {
     const pausing = await openStore(tmp(), { ...options, annRetrainQuietMs: 100 });
     await indexed(pausing, 400);
     await write(pausing, 400, 700);
-    await backgroundOptimize(pausing, 700, ANN_TRAINING.started);
+    await backgroundOptimize(pausing, { rows: 700, ann_training: ANN_TRAINING.started });
     expect(await pausing.optimize()).toMatchObject({ rows: 700, ann_trained_on_rows: 700 });
     await pausing.close();
   });
