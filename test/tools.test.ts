@@ -122,6 +122,7 @@ describe("MCP tools over an in-memory client", () => {
       const empty = ok(await s.call("embedding_status", {}));
       expect(empty).toMatchObject({ counts: { pending: 0, committed: 0, tombstone: 0 }, total_chunks: 0, lance: null, model: { provider: "hash", bound: false } });
       expect(empty).not.toHaveProperty("chunks");
+      expect(empty.memory.lance_cache.live_index_bytes).toBeNull();
 
       ok(await s.call("index_chunks", { chunks: CORPUS }));
       ok(await s.call("delete_chunk", { chunk_id: "brot" }));
@@ -139,6 +140,11 @@ describe("MCP tools over an in-memory client", () => {
 
       await (await s.store.get()).gc();
       expect(ok(await s.call("embedding_status", {}))).toMatchObject({ counts: { tombstone: 0 }, lance: { rows: 2 }, last_gc: { ok: true } });
+      // What the caches are weighed against: the indexes an optimize created, by Lance's count of their files.
+      await (await s.store.get()).optimize();
+      const indexed = await s.call("embedding_status", {});
+      expect(ok(indexed).memory.lance_cache.live_index_bytes).toBeGreaterThan(0);
+      expect(textOf(indexed)).toMatch(/Lance caches .*; live indexes [\d.]+ MiB\./);
     });
   });
 

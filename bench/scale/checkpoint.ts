@@ -170,6 +170,7 @@ export async function measureCheckpoint(ctx: Context, chunks: number, ingest: Se
       storePeakRssMb: snapshot.peakRssMb,
       storeLanceCacheMb: snapshot.lanceCacheMb,
       storeJsHeapMb: snapshot.jsHeapMb,
+      storeLiveIndexMb: snapshot.liveIndexMb,
       benchPeakRssMb: peakRssMb(),
     },
     storeDiskMb: snapshot.diskMb,

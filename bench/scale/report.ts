@@ -132,12 +132,13 @@ export function renderReport(run: RunInfo, results: readonly CheckpointResult[])
     "### Memory and disk",
     "",
     table(
-      ["chunks", "store process RSS MB", "of which Lance caches MB", "of which JS heap MB", "store process peak RSS MB", "store data dir MB", "raw LanceDB table MB", "benchmark process peak RSS MB"],
+      ["chunks", "store process RSS MB", "of which Lance caches MB", "of which JS heap MB", "live index files MB", "store process peak RSS MB", "store data dir MB", "raw LanceDB table MB", "benchmark process peak RSS MB"],
       results.map((r) => [
         int(r.chunks),
         int(r.memory.storeRssMb),
         int(r.memory.storeLanceCacheMb),
         int(r.memory.storeJsHeapMb),
+        r.memory.storeLiveIndexMb === null ? "-" : int(r.memory.storeLiveIndexMb),
         int(r.memory.storePeakRssMb),
         int(r.storeDiskMb),
         int(r.raw.diskMb),

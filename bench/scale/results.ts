@@ -54,7 +54,7 @@ export interface CheckpointResult {
   store: Record<StoreSeries, SeriesResult>;
   rawSearch: Record<RawSeries, SeriesResult>;
   indexes: IndexState[];
-  memory: { storeRssMb: number; storePeakRssMb: number; storeLanceCacheMb: number; storeJsHeapMb: number; benchPeakRssMb: number };
+  memory: { storeRssMb: number; storePeakRssMb: number; storeLanceCacheMb: number; storeJsHeapMb: number; storeLiveIndexMb: number | null; benchPeakRssMb: number };
   storeDiskMb: number;
   /** What the store logged since the previous checkpoint (failed index builds, retries). */
   storeLog: string[];

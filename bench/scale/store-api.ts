@@ -64,6 +64,8 @@ export interface StoreSnapshot extends Observation {
   /** What the store's Lance caches and V8's heap hold of that RSS. */
   lanceCacheMb: number;
   jsHeapMb: number;
+  /** What the vector table's live indexes take on disk, for scale: the caches hold about this once every index was read. */
+  liveIndexMb: number | null;
   diskMb: number;
   /** The store's log lines since the previous snapshot, time first. */
   log: string[];

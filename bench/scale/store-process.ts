@@ -189,6 +189,7 @@ const api: StoreProcessApi = {
       peakRssMb: peakRssMb(),
       lanceCacheMb: mb(memory.lance_cache.bytes),
       jsHeapMb: mb(memory.js_heap_used_bytes),
+      liveIndexMb: memory.lance_cache.live_index_bytes === null ? null : mb(memory.lance_cache.live_index_bytes),
       diskMb: diskMb(s.paths.root),
       log,
     };

@@ -14,7 +14,7 @@ import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
 import type { Backend } from "./backend-contract.js";
 import type { CommitLock } from "./commit-lock.js";
-import { RENEWAL_FLOOR_BYTES, type LanceCacheUsage } from "./lance-connection.js";
+import { RENEWAL_FLOOR_BYTES, type LanceCacheReport } from "./lance-connection.js";
 import type { VectorStorage } from "./vector-storage.js";
 
 export const DEFAULTS = {
@@ -279,11 +279,13 @@ export class StoreCore {
     await Promise.all([...this.reads].filter((r) => r.started <= time).map((r) => r.done));
   }
 
-  /** What Lance's caches hold now: the vector table's connection's (see TableHandle) and the one that opens and drops tables. */
-  async lanceCacheUsage(): Promise<LanceCacheUsage> {
+  /** What Lance's caches hold now (the vector table's connection's, see TableHandle, and the one that opens and drops tables), next to the table's live indexes. */
+  async lanceCacheUsage(): Promise<LanceCacheReport> {
     const own = this.backend.lanceCacheUsage();
-    const table = (await this.openedTable())?.cacheUsage();
-    return table ? { bytes: own.bytes + table.bytes, entries: own.entries + table.entries, limit_bytes: own.limit_bytes + table.limit_bytes } : own;
+    const table = await this.openedTable();
+    if (!table) return { ...own, live_index_bytes: null };
+    const usage = table.cacheUsage();
+    return { bytes: own.bytes + usage.bytes, entries: own.entries + usage.entries, limit_bytes: own.limit_bytes + usage.limit_bytes, live_index_bytes: await table.liveIndexBytes() };
   }
 
   /** Closes the backend; see Backend.close. */

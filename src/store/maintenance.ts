@@ -301,8 +301,9 @@ export class Maintenance {
    * through it.
    */
   private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
-    const indexFileBytes = table.indexFileBytes();
-    if (this.annBuild || indexFileBytes === null || !cachesWantRenewal(table.cacheUsage(), indexFileBytes, this.core.options.cacheRenewalFloorBytes)) return false;
+    if (this.annBuild) return false;
+    const liveIndexBytes = await table.liveIndexBytes();
+    if (liveIndexBytes === null || !cachesWantRenewal(table.cacheUsage(), liveIndexBytes, this.core.options.cacheRenewalFloorBytes)) return false;
     await table.renewCaches(this.core.assertWritable());
     return true;
   }

@@ -1,4 +1,4 @@
-import type { LanceCacheUsage } from "./lance-connection.js";
+import type { LanceCacheReport } from "./lance-connection.js";
 
 /**
  * This process's memory, split where it can be measured from inside: V8's
@@ -14,10 +14,10 @@ export interface MemoryReport {
   /** Memory of native objects tied to JavaScript ones (Buffers among them), V8's `external`. */
   external_bytes: number;
   array_buffers_bytes: number;
-  lance_cache: LanceCacheUsage;
+  lance_cache: LanceCacheReport;
 }
 
-export function memoryReport(lanceCache: LanceCacheUsage): MemoryReport {
+export function memoryReport(lanceCache: LanceCacheReport): MemoryReport {
   const usage = process.memoryUsage();
   return {
     rss_bytes: usage.rss,

@@ -1,8 +1,6 @@
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import type * as lancedb from "./lance.js";
 import { connectLance, type LanceCacheUsage, type LanceDatabase } from "./lance-connection.js";
-import { tableLocation, type VectorsLocation } from "./vectors-location.js";
+import type { VectorsLocation } from "./vectors-location.js";
 
 /** A table opened on a connection of its own (see TableHandle.prepare). */
 export interface Handle {
@@ -87,21 +85,6 @@ export class TableHandle {
 
   cacheUsage(): LanceCacheUsage {
     return this.handle.db.cacheUsage();
-  }
-
-  /** Bytes of the table's index files (the versions kept for readers' included), or null where listing them is not cheap (object storage). */
-  indexFileBytes(): number | null {
-    if (this.location.kind !== "directory") return null;
-    let bytes = 0;
-    try {
-      for (const entry of readdirSync(join(tableLocation(this.location, this.name), "_indices"), { recursive: true, withFileTypes: true })) {
-        // A file that cleanup removed between the listing and its stat has no size left to count.
-        if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name), { throwIfNoEntry: false })?.size ?? 0;
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
-    return bytes;
   }
 
   close(): void {

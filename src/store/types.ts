@@ -47,7 +47,7 @@ export interface StoreOptions extends StoreLocation {
   optimizeWhenQuietMs?: number;
   /** Old Lance versions are kept this long for readers in other processes. */
   keepVersionsMs?: number;
-  /** What Lance's caches may hold beyond twice the table's index files before an optimize renews them (see cachesWantRenewal). */
+  /** What Lance's caches may hold beyond twice the table's live index files before an optimize renews them (see cachesWantRenewal). */
   cacheRenewalFloorBytes?: number;
   /** Rows from which an ANN index is built and kept up to date. */
   annMinRows?: number;

@@ -539,9 +539,10 @@ export class VectorTable {
     return this.handle.cacheUsage();
   }
 
-  /** See TableHandle.indexFileBytes. */
-  indexFileBytes(): number | null {
-    return this.handle.indexFileBytes();
+  /** Bytes of the files of the indexes the latest version uses, by Lance's count; null if an index does not track its size. */
+  async liveIndexBytes(): Promise<number | null> {
+    const indices = await this.handle.use((table) => table.listIndices());
+    return indices.every((i) => i.sizeBytes !== undefined) ? indices.reduce((sum, i) => sum + i.sizeBytes!, 0) : null;
   }
 
   /** Moves the table to a fresh connection whose caches hold only its indexes as they are now (TableHandle.prepare), switching under `lock`. */

@@ -110,7 +110,16 @@ const statusOutput = z.object({
       external_bytes: z.number().int().describe("Native memory tied to JavaScript objects (Buffers among them)."),
       array_buffers_bytes: z.number().int(),
       lance_cache: z
-        .object({ bytes: z.number().int(), entries: z.number().int(), limit_bytes: z.number().int() })
+        .object({
+          bytes: z.number().int(),
+          entries: z.number().int(),
+          limit_bytes: z.number().int(),
+          live_index_bytes: z
+            .number()
+            .int()
+            .nullable()
+            .describe("What the vector table's current indexes take on disk: about what the caches hold once searches have read them all. Past twice this plus 64 MiB, an optimize renews the caches."),
+        })
         .describe("Lance's index and metadata caches of this store, together, and their combined limit."),
     })
     .describe("The server process's memory; what RSS holds beyond the JavaScript heap and Lance's caches is other native memory."),
@@ -184,7 +193,7 @@ function render(s: StatusOutput): string {
   }
   const { memory } = s;
   lines.push(
-    `Memory: ${mib(memory.rss_bytes)} resident; JavaScript heap ${mib(memory.js_heap_used_bytes)} of ${mib(memory.js_heap_total_bytes)}; Lance caches ${mib(memory.lance_cache.bytes)} (${count(memory.lance_cache.entries, "entry", "entries")}) of ${mib(memory.lance_cache.limit_bytes)}.`,
+    `Memory: ${mib(memory.rss_bytes)} resident; JavaScript heap ${mib(memory.js_heap_used_bytes)} of ${mib(memory.js_heap_total_bytes)}; Lance caches ${mib(memory.lance_cache.bytes)} (${count(memory.lance_cache.entries, "entry", "entries")}) of ${mib(memory.lance_cache.limit_bytes)}${memory.lance_cache.live_index_bytes !== null ? `; live indexes ${mib(memory.lance_cache.live_index_bytes)}` : ""}.`,
   );
   for (const c of s.chunks ?? []) {
     const serving = c.status === "pending" && c.committed_generation !== null ? `, serving generation ${c.committed_generation}` : "";
