@@ -34,6 +34,23 @@ let lastWriteEnded = 0;
 /** Lance commits since the last fold-in: without any, the store has nothing to optimize and none is waited for. */
 let commitsToFold = 0;
 
+/**
+ * Each new high-water mark of RSS, in steps of this many MB, goes to the
+ * log with what Lance's caches held then, so that the report's peak can be
+ * placed among the store's doings around it (a training, a cache renewal).
+ */
+const PEAK_LOG_STEP_MB = 128;
+let loggedPeakMb = 0;
+setInterval(() => {
+  const mb = process.memoryUsage.rss() / 2 ** 20;
+  if (mb < loggedPeakMb + PEAK_LOG_STEP_MB || !store) return;
+  loggedPeakMb = mb;
+  void store
+    .memory()
+    .then((m) => say(`RSS high-water ${Math.round(mb)} MB; Lance caches ${Math.round(m.lance_cache.bytes / 2 ** 20)} MB, live index files ${m.lance_cache.live_index_bytes === null ? "-" : Math.round(m.lance_cache.live_index_bytes / 2 ** 20)} MB`))
+    .catch((error: unknown) => say(`RSS high-water ${Math.round(mb)} MB (caches not read: ${String(error)})`));
+}, 1_000).unref();
+
 function opened(): Store {
   if (!store) throw new Error("the store is not open");
   return store;
