@@ -58,7 +58,7 @@ export function renderReport(run: RunInfo, results: readonly CheckpointResult[])
       ]),
     ),
     "",
-    `Store columns are \`store.search\` in that mode (short queries); raw LanceDB runs the store's vector query (limit 30, ef ${DEFAULT_ANN_EF}, refineFactor 2, cosine) and its own BM25 full-text query (limit 10) on the reference table.`,
+    `Store columns are \`store.search\` in that mode (short queries); raw LanceDB runs the store's vector query (limit 30, ef ${DEFAULT_ANN_EF}, refineFactor 1, cosine) and its own BM25 full-text query (limit 10) on the reference table.`,
     "",
     "### Vector recall@10 against an exact scan",
     "",

@@ -48,15 +48,14 @@ export class GroundTruth {
 
 /**
  * What Store.search in `vector` mode asks of Lance for k results: k*2+10
- * rows (spare rows for hits the SQLite join drops), refineFactor 2,
- * ef = max(annEf, limit * refineFactor), `dot` before the ANN index exists
+ * rows (spare rows for hits the SQLite join drops), refineFactor 1 (those
+ * rows re-ranked by exact distance), ef = max(annEf, limit), `dot` before the ANN index exists
  * and `cosine` after. The raw reference repeats exactly this query, so the
  * ratio between the two is the store's overhead.
  */
 export function storeQuery(indexed: boolean, annEf: number): RawSearch {
   const limit = K * 2 + 10;
-  const refine = 2;
-  return { distance: indexed ? "cosine" : "dot", limit, ef: Math.max(annEf, limit * refine), refine };
+  return { distance: indexed ? "cosine" : "dot", limit, ef: Math.max(annEf, limit), refine: 1 };
 }
 
 async function embedQuery(w: Workload, text: string): Promise<Float32Array> {

@@ -94,7 +94,7 @@ export async function search(core: StoreCore, input: SearchInput, options: Searc
           const [vectorHits, keywordHits] = await Promise.all([
             query
               ? candidates(core, view, scope, depth, plan, {
-                  fetch: (limit) => table.nearest(query, { limit, where: plan.where, ef: core.options.annEf, overfetch: plan.overfetch }),
+                  fetch: (limit) => table.nearest(query, { limit, where: plan.where, ef: core.options.annEf }),
                   rescore: async (rows) => {
                     await core.catchUp(table);
                     return vectorScores(table, query, rows);

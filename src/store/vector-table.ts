@@ -91,7 +91,6 @@ const KEYWORD_INDEX_OPTIONS = { baseTokenizer: "simple", lowercase: true, stem: 
  * 2-core machine under heavy load).
  */
 const SMALL_TABLE_ROWS = 500;
-const REFINE_FACTOR = 2;
 /** A range check reads at most this many rows per generation asked about (rows of other writers' generations in between). */
 const RANGE_SPAN_PER_GENERATION = 4;
 /**
@@ -380,25 +379,23 @@ export class VectorTable {
    * Nearest rows to `vector`, best first. `where` is a prefilter: Lance
    * applies it, from its scalar indexes, inside the search. Never
    * `fastSearch`: rows the index does not cover yet are searched too.
-   * `overfetch`: how many times the rows it keeps the caller asks for (a
-   * filter applied afterwards); from REFINE_FACTOR on, the `limit` rows are
-   * themselves the spare candidates the refine step would add, and they
-   * are re-ranked as they are. At 1M rows, 367 rows re-ranked from 734
-   * candidates took 24.7 ms p50, from 367 19.6 ms.
+   * The rows come re-ranked by exact distance (refineFactor 1): quantised
+   * HNSW alone confuses near-identical vectors. Callers ask for at least
+   * twice the rows they keep (search.ts), and those spare rows are the
+   * candidates a larger refine factor would add, so it would only read
+   * more vectors: at 1M rows, 367 rows re-ranked from 734 candidates took
+   * 24.7 ms p50, from 367 19.6 ms.
    */
-  nearest(vector: Float32Array, options: { limit: number; where: string | null; ef: number; overfetch: number }): Promise<Hit[]> {
-    const refine = options.overfetch >= REFINE_FACTOR ? 1 : REFINE_FACTOR;
+  nearest(vector: Float32Array, options: { limit: number; where: string | null; ef: number }): Promise<Hit[]> {
     return this.handle.use(async (table) => {
       let query = table
         .vectorSearch(vector)
         .distanceType(this.indexed ? "cosine" : "dot")
         .select(["chunk_id", "generation", "_distance"])
         .limit(options.limit)
-        // HNSW must explore at least as many nodes as the refine step reads.
-        .ef(Math.max(options.ef, options.limit * refine))
-        // Re-ranks the ANN candidates by exact distance: quantised HNSW alone
-        // confuses near-identical vectors.
-        .refineFactor(refine);
+        // HNSW must explore at least as many nodes as it returns.
+        .ef(Math.max(options.ef, options.limit))
+        .refineFactor(1);
       if (options.where) query = query.where(options.where);
       return hits(await query.toArrow(), (distance) => 1 - distance, "_distance");
     });
