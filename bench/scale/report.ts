@@ -1,6 +1,7 @@
 /** The scale benchmark's report: markdown tables, so they paste into the README and issue notes as they are. */
 import { DEFAULT_ANN_EF } from "../../src/store/vector-table.js";
 import { fraction, int, ms, ratio, seconds, table } from "../store/report.js";
+import { storeQuery } from "../store/search.js";
 import type { Latency } from "../store/stats.js";
 import { FILTERS } from "./data.js";
 import { RAW_SERIES, STORE_SERIES, perSecond, withoutEmbedding, type CheckpointResult } from "./results.js";
@@ -58,7 +59,7 @@ export function renderReport(run: RunInfo, results: readonly CheckpointResult[])
       ]),
     ),
     "",
-    `Store columns are \`store.search\` in that mode (short queries); raw LanceDB runs the store's vector query (limit 30, ef ${DEFAULT_ANN_EF}, refineFactor 1, cosine) and its own BM25 full-text query (limit 10) on the reference table.`,
+    `Store columns are \`store.search\` in that mode (short queries); raw LanceDB runs the store's vector query (limit ${storeQuery(true, DEFAULT_ANN_EF).limit}, ef ${DEFAULT_ANN_EF}, refineFactor 1, cosine) and its own BM25 full-text query (limit 10) on the reference table.`,
     "",
     "### Vector recall@10 against an exact scan",
     "",

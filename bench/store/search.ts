@@ -1,4 +1,5 @@
 import type * as lancedb from "@lancedb/lancedb";
+import { firstLimit } from "../../src/store/search.js";
 import type { Store } from "../../src/store/store.js";
 import type { ExactScan } from "./exact.js";
 import { search, type RawSearch } from "./raw-lance.js";
@@ -47,14 +48,15 @@ export class GroundTruth {
 }
 
 /**
- * What Store.search in `vector` mode asks of Lance for k results: k*2+10
- * rows (spare rows for hits the SQLite join drops), refineFactor 1 (those
- * rows re-ranked by exact distance), ef = max(annEf, limit), `dot` before the ANN index exists
- * and `cosine` after. The raw reference repeats exactly this query, so the
+ * What Store.search in `vector` mode asks of Lance for k results:
+ * firstLimit(k) rows (spare rows for hits the SQLite join drops),
+ * refineFactor 1 (those rows re-ranked by exact distance),
+ * ef = max(annEf, limit), `dot` before the ANN index exists and `cosine`
+ * after. The raw reference repeats exactly this query, so the
  * ratio between the two is the store's overhead.
  */
 export function storeQuery(indexed: boolean, annEf: number): RawSearch {
-  const limit = K * 2 + 10;
+  const limit = firstLimit(K, 1);
   return { distance: indexed ? "cosine" : "dot", limit, ef: Math.max(annEf, limit), refine: 1 };
 }
 

@@ -66,21 +66,29 @@ export async function connectLance(location: VectorsLocation): Promise<LanceData
 }
 
 /**
+ * What the live indexes take in the caches per byte of their files, by
+ * Lance's count, until a renewal has measured it for the table (see
+ * TableHandle.prewarm): the vector index of 1M chunks, 474 MB of files,
+ * took 1,008 MB.
+ */
+export const CACHE_BYTES_PER_INDEX_BYTE = 2;
+
+/**
  * Whether a table's caches hold mostly entries of index files no version
  * uses any more, so that a fresh connection would hold the same live
- * entries in less memory. Past twice the live index files (plus the
- * floor), a renewal reads the live indexes once more for at least twice
- * their size read since the last one, and the caches stay within about
- * twice the live indexes instead of filling to their limit.
+ * entries in less memory: past twice what the live indexes take there
+ * (plus the floor). A renewal then reads the live indexes once more for at
+ * least twice their size read since the last one.
  *
- * Counted by the live indexes (Lance's own count of each index's files),
- * not by the files in the table's directory: those include the index files
+ * Weighed against the live indexes (Lance's own count of each index's
+ * files), not the files in the table's directory: those include the files
  * of every version kept for readers and not yet cleaned up, 984 MB at 1M
- * chunks in bench:scale, twice of which is the cache's limit, so the
- * caches filled with dead entries and were never renewed, and a vector
- * search took 17.7 ms p50 where a fresh process took 11.5-12.3 ms on the
- * same table.
+ * chunks in bench:scale, so the caches filled to their limit and were
+ * never renewed. And against what those files take in the caches, not
+ * their size: Lance counts about twice that, so a bound of twice the files
+ * renewed the caches after every optimize (each renewal reloads every
+ * index: 16 s for the vector index of 1M chunks).
  */
-export function cachesWantRenewal(usage: LanceCacheUsage, liveIndexBytes: number, floorBytes: number): boolean {
-  return usage.bytes > floorBytes + 2 * liveIndexBytes;
+export function cachesWantRenewal(usage: LanceCacheUsage, liveIndexBytes: number, cacheBytesPerIndexByte: number, floorBytes: number): boolean {
+  return usage.bytes > floorBytes + 2 * cacheBytesPerIndexByte * liveIndexBytes;
 }

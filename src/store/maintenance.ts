@@ -1,6 +1,6 @@
 import type { StoreCore } from "./core.js";
 import { errorMessage } from "./errors.js";
-import { cachesWantRenewal } from "./lance-connection.js";
+import { CACHE_BYTES_PER_INDEX_BYTE, cachesWantRenewal } from "./lance-connection.js";
 import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
@@ -303,7 +303,8 @@ export class Maintenance {
   private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
     if (this.annBuild) return false;
     const liveIndexBytes = await table.liveIndexBytes();
-    if (liveIndexBytes === null || !cachesWantRenewal(table.cacheUsage(), liveIndexBytes, this.core.options.cacheRenewalFloorBytes)) return false;
+    const perIndexByte = table.cacheBytesPerIndexByte() ?? CACHE_BYTES_PER_INDEX_BYTE;
+    if (liveIndexBytes === null || !cachesWantRenewal(table.cacheUsage(), liveIndexBytes, perIndexByte, this.core.options.cacheRenewalFloorBytes)) return false;
     await table.renewCaches(this.core.assertWritable());
     return true;
   }
@@ -353,12 +354,19 @@ export class Maintenance {
    */
   private buildAnnIndex(table: VectorTable, rows: number): void {
     const { core } = this;
-    this.annBuild ??= core.watchdog
-      .watch("vector index build", core.options.indexBuildLimitMs, async () => {
+    this.annBuild ??= (async () => {
+      const replacing = await table.hasVectorIndex();
+      const built = await core.watchdog.watch("vector index build", core.options.indexBuildLimitMs, async () => {
         await core.options.faults?.beforeIndexBuild?.();
         await core.meta.noteLanceVersion(table.name, await core.besideWrites(() => table.createVectorIndex(rows)));
         await core.meta.setSetting(annTrainedKey(table), rows);
-      })
+        return true;
+      });
+      // Every cache entry of the index a retraining replaced is dead now: at 1M chunks, half the caches.
+      if (built && replacing) {
+        await table.renewCaches(core.assertWritable()).catch((error) => core.log(`renewing Lance's caches after the ANN retraining failed: ${errorMessage(error)}`));
+      }
+    })()
       .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
       .finally(() => (this.annBuild = null));
   }

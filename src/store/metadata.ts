@@ -152,7 +152,8 @@ function readCommitted(cache: StatementCache, chunkIds: readonly string[], scope
 /** See FilterSample: blocks of SAMPLE_BLOCK_ROWS chunks from fixed pseudo-random row numbers, each found through the primary key. */
 function sampleFilter(cache: StatementCache, filter: Filter): FilterSample {
   const compiled = compileFilter(filter);
-  const bounds = cache.get("SELECT min(seq) AS first, max(seq) AS last FROM chunks").get() as { first: number | null; last: number | null };
+  // SQLite reads min() or max() alone from the primary key, both in one SELECT by a scan: 44 ms at 1M chunks, against 0.1 ms.
+  const bounds = cache.get("SELECT (SELECT min(seq) FROM chunks) AS first, (SELECT max(seq) FROM chunks) AS last").get() as { first: number | null; last: number | null };
   if (!compiled || bounds.first === null || bounds.last === null) return { sampled: 0, matching: 0 };
   const block = `SELECT * FROM (SELECT metadata FROM chunks WHERE seq >= ? ORDER BY seq LIMIT ${SAMPLE_BLOCK_ROWS})`;
   const sql = `SELECT count(*) AS sampled, coalesce(sum(CASE WHEN ${compiled.sql} THEN 1 ELSE 0 END), 0) AS matching

@@ -44,7 +44,7 @@ export class Watchdog {
         entry.late = true;
         this.log(
           `${kind} has been running for ${Math.round(limitMs / 1000)} s and may be stuck; the store goes on without waiting for it. ` +
-            `If it never finishes, check LANCE_CPU_THREADS (now ${process.env.LANCE_CPU_THREADS ?? "unset"}): fewer than 8 threads can deadlock LanceDB's index builds.`,
+            `If it never finishes, check LANCE_CPU_THREADS (now ${process.env.LANCE_CPU_THREADS ?? "unset"}): with a single thread LanceDB's full-text index build deadlocks; the store sets 8 unless told otherwise.`,
         );
         resolve(undefined);
       }, limitMs);
