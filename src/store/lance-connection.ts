@@ -13,23 +13,22 @@ import { lanceStorageOptions, type VectorsLocation } from "./vectors-location.js
 const METADATA_CACHE_BYTES = 64n * 2n ** 20n;
 /**
  * The index cache must hold a table's live indexes, or searches read them
- * from storage again: at 1M chunks the IVF_HNSW_SQ index of 384-d vectors
- * is ~600 MB, and the keyword and scalar indexes took 3 MiB on disk for
- * 5,000 chunks, ~630 MB at 1M if they grow in proportion; 2 GiB holds
- * both. Dead entries must not fill it: every optimize that compacts or
- * merges writes new index files, and the old ones' entries are never read
- * again (bench:soak: ~180 MiB a minute of them by Lance's count, which
- * reached an earlier 512 MiB limit in 3 minutes). So a table whose caches
- * hold more than twice its live index files moves to a fresh connection
- * with its indexes loaded ahead (see cachesWantRenewal,
- * TableHandle.prepare).
+ * from storage again: at 1M chunks their files take 561 MB, and the caches
+ * 1,143 MB by Lance's count once renewed and searched (bench:scale); 2 GiB
+ * holds them with room for what optimizes add. Dead entries must not fill
+ * it: an optimize that merges or a retraining writes new index files, and
+ * the old ones' entries are never read again (bench:soak: ~180 MiB a
+ * minute of them by Lance's count, which reached an earlier 512 MiB limit
+ * in 3 minutes). So the table moves to a fresh connection once its caches
+ * hold mostly such entries (see cachesWantRenewal) and after every
+ * retraining (maintenance.ts).
  */
 const INDEX_CACHE_BYTES = 2n * 2n ** 30n;
 /**
- * What caches may hold beyond twice the index files before a renewal: the
- * current version's metadata, and for a small table room enough that it is
- * not renewed after every optimize (5,000 chunks' indexes take ~3.5 MiB of
- * cache; a renewal costs reading them once more).
+ * What caches may hold beyond twice what the live indexes take there
+ * before a renewal: the current version's metadata, and for a small table
+ * room enough that it is not renewed after every optimize (5,000 chunks'
+ * indexes take ~3.5 MiB of cache; a renewal costs reading them once more).
  */
 export const RENEWAL_FLOOR_BYTES = 64 * 2 ** 20;
 

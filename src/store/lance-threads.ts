@@ -8,9 +8,9 @@ import { availableParallelism } from "node:os";
  * same 1M rows on 2 cores, 2, 4 and 8 threads built it in 11-12 s. More
  * threads than cores cost an IVF_HNSW_SQ build over those rows hardly
  * any memory (peak RSS 1,622 MB with 4 threads, 1,694 MB with 8) and
- * saved time (330 s with 4, 253 s with 8), so 8. The pool must be sized before LanceDB loads, so this
- * module is imported ahead of it (see lance.ts); a value the user set is
- * kept.
+ * saved time (330 s with 4, 253 s with 8), so 8. The pool must be sized
+ * before LanceDB loads, so this module is imported ahead of it (see
+ * lance.ts); a value the user set is kept.
  */
 export const MIN_LANCE_THREADS = 8;
 

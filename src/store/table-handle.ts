@@ -2,7 +2,7 @@ import type * as lancedb from "./lance.js";
 import { connectLance, type LanceCacheUsage, type LanceDatabase } from "./lance-connection.js";
 import type { VectorsLocation } from "./vectors-location.js";
 
-/** A table opened on a connection of its own (see TableHandle.prepare). */
+/** A table opened on a connection of its own (see TableHandle). */
 export interface Handle {
   db: LanceDatabase;
   table: lancedb.Table;
@@ -26,9 +26,9 @@ function retire(handle: Handle): void {
 /**
  * One Lance table, opened on a connection of its own so that the
  * connection's caches hold only what this table read, and renewable: a
- * fresh connection starts with empty caches (openFresh(), switchTo()). Every use of
- * the table goes through use(), so a handle being replaced is closed only
- * once the calls that started on it have ended.
+ * fresh connection starts with empty caches (openFresh(), switchTo()).
+ * Every use of the table goes through use(), so a handle being replaced is
+ * closed only once the calls that started on it have ended.
  */
 export class TableHandle {
   /** What the live indexes took in the caches per byte of their files when last loaded whole (prewarm()); null until then. */
