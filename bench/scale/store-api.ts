@@ -64,7 +64,7 @@ export interface StoreSnapshot extends Observation {
   /** What the store's Lance caches and V8's heap hold of that RSS. */
   lanceCacheMb: number;
   jsHeapMb: number;
-  /** What the vector table's live indexes take on disk, for scale: the caches hold about this once every index was read. */
+  /** What the vector table's live indexes take on disk, what the caches are weighed against (Lance counts about twice the files once they are read). */
   liveIndexMb: number | null;
   diskMb: number;
   /** The store's log lines since the previous snapshot, time first. */

@@ -118,7 +118,7 @@ const statusOutput = z.object({
             .number()
             .int()
             .nullable()
-            .describe("What the vector table's current indexes take on disk: about what the caches hold once searches have read them all. Past twice this plus 64 MiB, an optimize renews the caches."),
+            .describe("What the vector table's current indexes take on disk. Lance counts about twice this in its caches once searches have read them all; past twice what they take there, plus 64 MiB, an optimize renews the caches."),
         })
         .describe("Lance's index and metadata caches of this store, together, and their combined limit."),
     })
