@@ -1,6 +1,5 @@
 import type { StoreCore } from "./core.js";
 import { errorMessage } from "./errors.js";
-import { CACHE_BYTES_PER_INDEX_BYTE, cachesWantRenewal } from "./lance-connection.js";
 import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
 import type { RunReport } from "./types.js";
@@ -285,7 +284,7 @@ export class Maintenance {
       const growth = indexed && trainedOn !== undefined ? rows / trainedOn : 0;
       const retrain = growth >= ANN_RETRAIN_GROWTH && (trigger === "request" || growth >= ANN_RETRAIN_FORCED_GROWTH || this.writesQuiet(core.options.annRetrainQuietMs));
       const train = (!indexed && rows >= core.options.annMinRows) || retrain;
-      if (train) this.buildAnnIndex(table, rows);
+      if (train) this.buildAnnIndex(table, rows, indexed);
       this.retrainWaiting = growth >= ANN_RETRAIN_GROWTH && !retrain;
       const training = train ? { ann_training: ANN_TRAINING.started } : this.retrainWaiting ? { ann_training: ANN_TRAINING.waiting } : {};
       return { rows, ann_index: indexed, ...(trainedOn !== undefined ? { ann_trained_on_rows: trainedOn } : {}), ...training, ...(renewedCaches ? { renewed_caches: true } : {}) };
@@ -301,10 +300,7 @@ export class Maintenance {
    * through it.
    */
   private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
-    if (this.annBuild) return false;
-    const liveIndexBytes = await table.liveIndexBytes();
-    const perIndexByte = table.cacheBytesPerIndexByte() ?? CACHE_BYTES_PER_INDEX_BYTE;
-    if (liveIndexBytes === null || !cachesWantRenewal(table.cacheUsage(), liveIndexBytes, perIndexByte, this.core.options.cacheRenewalFloorBytes)) return false;
+    if (this.annBuild || !(await table.cachesWantRenewal(this.core.options.cacheRenewalFloorBytes))) return false;
     await table.renewCaches(this.core.assertWritable());
     return true;
   }
@@ -352,10 +348,9 @@ export class Maintenance {
    * background work: close() must not wait for a build, and an unfinished
    * build simply never commits.
    */
-  private buildAnnIndex(table: VectorTable, rows: number): void {
+  private buildAnnIndex(table: VectorTable, rows: number, replacing: boolean): void {
     const { core } = this;
     this.annBuild ??= (async () => {
-      const replacing = await table.hasVectorIndex();
       const built = await core.watchdog.watch("vector index build", core.options.indexBuildLimitMs, async () => {
         await core.options.faults?.beforeIndexBuild?.();
         await core.meta.noteLanceVersion(table.name, await core.besideWrites(() => table.createVectorIndex(rows)));

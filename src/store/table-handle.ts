@@ -1,5 +1,5 @@
 import type * as lancedb from "./lance.js";
-import { connectLance, type LanceCacheUsage, type LanceDatabase } from "./lance-connection.js";
+import { CACHE_BYTES_PER_INDEX_BYTE, connectLance, type LanceCacheUsage, type LanceDatabase } from "./lance-connection.js";
 import type { VectorsLocation } from "./vectors-location.js";
 
 /** A table opened on a connection of its own (see TableHandle). */
@@ -31,8 +31,8 @@ function retire(handle: Handle): void {
  * closed only once the calls that started on it have ended.
  */
 export class TableHandle {
-  /** What the live indexes took in the caches per byte of their files when last loaded whole (prewarm()); null until then. */
-  cacheBytesPerIndexByte: number | null = null;
+  /** What the live indexes take in the caches per byte of their files: measured when last loaded whole (prewarm()), assumed until then. */
+  cacheBytesPerIndexByte = CACHE_BYTES_PER_INDEX_BYTE;
 
   private constructor(
     private handle: Handle,

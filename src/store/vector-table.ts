@@ -2,7 +2,7 @@ import { arrow } from "./arrow.js";
 import { StoreError, errorMessage } from "./errors.js";
 import * as lancedb from "./lance.js";
 import type { CommitLock } from "./commit-lock.js";
-import type { LanceCacheUsage } from "./lance-connection.js";
+import { cachesWantRenewal, type LanceCacheUsage } from "./lance-connection.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
 import { liveIndexBytes, TableHandle } from "./table-handle.js";
@@ -541,9 +541,10 @@ export class VectorTable {
     return liveIndexBytes(await this.handle.use((table) => table.listIndices()));
   }
 
-  /** See TableHandle.cacheBytesPerIndexByte. */
-  cacheBytesPerIndexByte(): number | null {
-    return this.handle.cacheBytesPerIndexByte;
+  /** Whether the caches hold mostly dead entries (see cachesWantRenewal); never where the indexes do not tell their size. */
+  async cachesWantRenewal(floorBytes: number): Promise<boolean> {
+    const live = await this.liveIndexBytes();
+    return live !== null && cachesWantRenewal(this.cacheUsage(), live, this.handle.cacheBytesPerIndexByte, floorBytes);
   }
 
   /**
