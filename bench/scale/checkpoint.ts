@@ -5,7 +5,7 @@
  * vector searches against the exact top 10, memory and disk.
  */
 import type { SearchMode } from "../../src/store/schemas.js";
-import { DEFAULT_ANN_EF } from "../../src/store/vector-table.js";
+import { annPartitions, DEFAULT_ANN_EF } from "../../src/store/vector-table.js";
 import { ExactScan } from "../store/exact.js";
 import { K, storeQuery } from "../store/search.js";
 import { diskMb, latency, peakRssMb, timed } from "../store/stats.js";
@@ -13,7 +13,6 @@ import { rowOf } from "../store/workload.js";
 import { FILTERS, type FilterCase, type QuerySets } from "./data.js";
 import type { Side } from "./ingest.js";
 import { log } from "./log.js";
-import { partitionsFor } from "./raw-reference.js";
 import type { CheckpointResult, RawSeries, SegmentIngest, SeriesResult, StoreSeries } from "./results.js";
 import { meanRecall } from "./truth.js";
 
@@ -161,7 +160,7 @@ export async function measureCheckpoint(ctx: Context, chunks: number, ingest: Se
     chunks,
     ingest,
     foldIn,
-    raw: { compactMs: compact.ms, vectorIndexMs: vectorIndex.ms, textIndexMs: textIndex.ms, partitions: partitionsFor(chunks), diskMb: rawDiskMb },
+    raw: { compactMs: compact.ms, vectorIndexMs: vectorIndex.ms, textIndexMs: textIndex.ms, partitions: annPartitions(chunks), diskMb: rawDiskMb },
     store,
     rawSearch,
     indexes: snapshot.indexes,

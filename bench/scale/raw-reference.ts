@@ -7,6 +7,7 @@
  */
 import * as lancedb from "@lancedb/lancedb";
 import { arrow } from "../../src/store/arrow.js";
+import { annPartitions } from "../../src/store/vector-table.js";
 import { search, type RawHit, type RawSearch } from "../store/raw-lance.js";
 
 const TABLE = "raw";
@@ -21,8 +22,6 @@ function schema(dimension: number): import("apache-arrow").Schema {
   ]);
 }
 
-/** IVF_HNSW_SQ partitions as the store sizes them today: one per 100,000 rows (src/store/vector-table.ts). */
-export const partitionsFor = (rows: number): number => Math.max(1, Math.round(rows / 100_000));
 
 export class RawReference {
   private constructor(
@@ -81,7 +80,7 @@ export class RawReference {
     await this.table.createIndex("vector", {
       name: VECTOR_INDEX,
       replace: true,
-      config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: partitionsFor(rows) }),
+      config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: annPartitions(rows) }),
     });
   }
 

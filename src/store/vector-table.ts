@@ -111,6 +111,17 @@ const DELETE_BATCH = 250;
  */
 export const DEFAULT_ANN_EF = 384;
 /**
+ * IVF partitions of the ANN index: one per 100,000 rows, each its own HNSW
+ * graph, every one searched. Hash embeddings do not cluster, so a query's
+ * neighbours are spread over all partitions: at 1M rows in 10 partitions,
+ * searching 5 of them found recall@10 0.919 at ef 384, 3 found 0.809. And
+ * one graph over 1M rows is worse on every count (m 20, ef 384, limit 25,
+ * 200 passage queries against an exact scan, 2-core machine): recall 0.872
+ * at 4.8 ms against 0.971 at 12.1 ms, 0.893 at ef 512; its build took 561 s
+ * and peaked at 2,305 MB, against 278 s and 1,798 MB for 10 partitions.
+ */
+export const annPartitions = (rows: number): number => Math.max(1, Math.round(rows / 100_000));
+/**
  * Stable row ids: a row keeps its id when compaction moves it, so a
  * compaction need not remap every index onto the rewritten fragments.
  * Without them, the first optimize after an ANN build rewrites the table
@@ -506,7 +517,7 @@ export class VectorTable {
       table.createIndex("vector", {
         name: VECTOR_INDEX,
         replace: true,
-        config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: Math.max(1, Math.round(rows / 100_000)) }),
+        config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: annPartitions(rows) }),
       }),
     );
     return this.sync();
