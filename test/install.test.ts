@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -29,7 +29,7 @@ function npm(args: readonly string[], cwd: string): Promise<ProcessResult> {
 }
 
 describe("the packed package, installed as the README says", () => {
-  it("installs with plain `npm install -g --prefix <tmp>` from the npm registry alone, and its binary answers an MCP client", async () => {
+  it("installs with plain `npm install -g --prefix <tmp>` from the npm registry alone, without the optional S3 client and transformers, and its binary answers an MCP client", async () => {
     const work = tempDir();
     // dist/ is built by `npm ci` (prepare); packing again must not rebuild it under the other tests' feet.
     const packed = await npm(["pack", "--ignore-scripts", "--pack-destination", work, ROOT], work);
@@ -62,5 +62,13 @@ describe("the packed package, installed as the README says", () => {
       await client.close();
     }
     expect(stderr).toContain("embedder auto: transformers:Xenova/all-MiniLM-L6-v2 is unavailable (the optional package @huggingface/transformers is not installed)");
+
+    // The S3 client is not pulled in either: s3:// vectors say what to install, and nothing is created.
+    expect(existsSync(join(prefix, "lib", "node_modules", "retrieval-mcp", "node_modules", "@aws-sdk", "client-s3"))).toBe(false);
+    const s3Data = join(work, "s3-data");
+    mkdirSync(s3Data);
+    const s3 = await collect(spawn(bin, ["status", "--data-dir", s3Data, "--vectors", "s3://bucket/prefix"], { stdio: ["ignore", "pipe", "pipe"] }));
+    expect(s3.code, s3.stderr).toBe(1);
+    expect(s3.stderr).toContain("s3:// vectors need the optional package @aws-sdk/client-s3@3.1175.0, which is not installed");
   }, 900_000);
 });

@@ -1,3 +1,4 @@
+import { StoreError, errorMessage } from "./errors.js";
 import { connectLance, type LanceDatabase } from "./lance-connection.js";
 import type { ConditionalPutReport } from "./object-store-probe.js";
 import type { VectorsLocation } from "./vectors-location.js";
@@ -7,6 +8,9 @@ export interface VectorStorage {
   location: VectorsLocation;
   conditionalPut: ConditionalPutReport;
 }
+
+const S3_PACKAGE_NAME = "@aws-sdk/client-s3";
+const S3_PACKAGE = `${S3_PACKAGE_NAME}@3.1175.0`;
 
 const LOCAL: ConditionalPutReport = { conditional_put: null, detail: "not probed: the vectors are in a local directory" };
 
@@ -18,10 +22,26 @@ const LOCAL: ConditionalPutReport = { conditional_put: null, detail: "not probed
 export async function openVectorStorage(location: VectorsLocation, options: { writable: boolean }): Promise<{ storage: VectorStorage } & LanceDatabase> {
   let conditionalPut = LOCAL;
   if (location.kind === "s3") {
-    const { probeObjectStore } = await import("./object-store-probe.js");
+    const { probeObjectStore } = await importProbe();
     conditionalPut = await probeObjectStore(location, { write: options.writable });
   }
   return { storage: { location, conditionalPut }, ...(await connectLance(location)) };
+}
+
+/** The S3 client, an optional peer dependency (22 MB that local stores never use), with what to install where it is missing. */
+async function importProbe(): Promise<typeof import("./object-store-probe.js")> {
+  try {
+    return await import("./object-store-probe.js");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if ((code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") || !errorMessage(error).includes(S3_PACKAGE_NAME)) throw error;
+    throw new StoreError(
+      "invalid_input",
+      `s3:// vectors need the optional package ${S3_PACKAGE}, which is not installed. Install it next to retrieval-mcp ` +
+        `(\`npm install -g ${S3_PACKAGE}\` for a global install), or keep the vectors in a directory (omit --vectors).`,
+      { cause: error },
+    );
+  }
 }
 
 /** The probe's outcome as one log line at open, with what it means for lost commits; null for a local directory. */
