@@ -22,7 +22,6 @@ function schema(dimension: number): import("apache-arrow").Schema {
   ]);
 }
 
-
 export class RawReference {
   private constructor(
     private readonly table: lancedb.Table,
