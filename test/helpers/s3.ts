@@ -1,9 +1,11 @@
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /** The keys s3rver accepts (its built-in account), as the AWS_* variables a store reads. */
 export const S3_ENV = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" } as const;
@@ -27,7 +29,48 @@ type S3rverClass = new (options: {
   configureBuckets: { name: string }[];
 }) => S3rverInstance;
 
-const S3rver = createRequire(import.meta.url)("@20minutes/s3rver") as S3rverClass;
+const requireHere = createRequire(import.meta.url);
+const S3rver = requireHere("@20minutes/s3rver") as S3rverClass;
+
+interface PutObject {
+  bucket: string;
+  key: string;
+  content: Buffer | NodeJS.ReadableStream;
+  metadata: Record<string, string>;
+}
+
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putContent(path: string, content: PutObject["content"]): Promise<[number, string]>;
+  putMetadata(bucket: string, key: string, metadata: PutObject["metadata"], md5: string): Promise<void>;
+}
+
+/**
+ * S3 shows an object whole or not at all; s3rver writes it in place, and
+ * answers a PUT whose body it buffered before the bytes are written. A
+ * replica listing or reading a key another one was writing then read it
+ * torn: in test/replicas.test.ts, now and then, "all columns in a record
+ * batch must have the same length" from Lance, or a manifest of the wrong
+ * length. So each object is written under a name s3rver does not list
+ * (its object files end in "._S3rver_object"), with its metadata, and
+ * renamed into place before the PUT is answered.
+ */
+function putObjectsWhole(): void {
+  const { prototype } = requireHere("@20minutes/s3rver/lib/stores/filesystem.js") as { prototype: FilesystemStore & { putObject(object: PutObject): Promise<{ size: number; md5: string }> } };
+  prototype.putObject = async function (this: FilesystemStore, object: PutObject) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, "object");
+    const partial = `${objectPath}.partial-${randomUUID()}`;
+    await mkdir(dirname(objectPath), { recursive: true });
+    // putContent resolves a buffered body before its write stream has finished.
+    const [size, md5] = Buffer.isBuffer(object.content)
+      ? (await writeFile(partial, object.content), [object.content.length, createHash("md5").update(object.content).digest("hex")] as const)
+      : await this.putContent(partial, object.content);
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    await rename(partial, objectPath);
+    return { size, md5 };
+  };
+}
+putObjectsWhole();
 
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
