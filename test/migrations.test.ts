@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -146,6 +148,25 @@ describe("migrations", () => {
     for (const r of results) expect(r).toMatchObject({ code: 0, stderr: "" });
     const db = openRaw(dir);
     expect(applied(db)).toHaveLength(loadMigrations().length);
+    db.close();
+  });
+
+  test("opening a store waits out another process's write where SQLite would fail at once rather than risk a deadlock", async () => {
+    const dir = tmp();
+    const path = join(dir, "metadata.db");
+    // Another process holds the write lock of a database still in rollback mode, and lets go 3 s after it took it.
+    const holder = spawn(
+      process.execPath,
+      ["-e", `const db = new (require("better-sqlite3"))(process.argv[1]); db.exec("CREATE TABLE early (x); BEGIN IMMEDIATE; INSERT INTO early VALUES (1)"); console.log("held"); setTimeout(() => db.exec("COMMIT"), 3000);`, path],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await once(holder.stdout!, "data");
+    // Switching that database to WAL meets SQLITE_BUSY without SQLite's busy handler; the open must wait like the handler would.
+    new MetadataDb(path).close();
+    await once(holder, "exit");
+    const db = openRaw(dir);
+    expect(applied(db)).toHaveLength(loadMigrations().length);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
   });
 });

@@ -226,6 +226,30 @@ class SnapshotPool {
 }
 
 /**
+ * Switches a writable database to WAL, waiting for other connections as
+ * the busy timeout would. The switch needs an exclusive lock, and where
+ * waiting for one could deadlock (another connection holds the write lock
+ * of a database still in rollback mode, as when processes create one store
+ * at the same moment) SQLite fails with SQLITE_BUSY at once instead of
+ * calling the busy handler: such an open failed after 0 ms with a 10 s
+ * timeout. So the switch is retried until the timeout, backing off to 50 ms.
+ */
+function enableWal(db: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waitMs = 1; ; waitMs = Math.min(50, waitMs * 2)) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() >= deadline) throw error;
+    }
+    // The constructor is synchronous; nothing else of this thread can run while it waits.
+    Atomics.wait(pause, 0, 0, waitMs);
+  }
+}
+
+/**
  * Snapshot connections per store: enough for the concurrent searches of a
  * busy HTTP server (searches beyond wait a few ms for one), few enough that
  * each holds little memory.
@@ -272,7 +296,7 @@ export class MetadataDb implements MetadataStore {
         );
       }
     } else {
-      this.db.pragma("journal_mode = WAL");
+      enableWal(this.db, busyTimeoutMs);
       // FULL: an acknowledged write must survive power loss, not only a process crash.
       this.db.pragma("synchronous = FULL");
       // Enforced, so V001-V003 behave as written and write_sets references are checked.
