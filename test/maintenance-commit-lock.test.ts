@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { connectLance } from "../src/store/lance-connection.js";
 import type { Store } from "../src/store/store.js";
+import { vectorsLocation } from "../src/store/vectors-location.js";
 import { postgresStoreUrl } from "./helpers/backends.js";
 import { commitLockSessions } from "./helpers/postgres.js";
 import { enforceIfNoneMatch, S3_ENV, startS3rver, type S3Endpoint } from "./helpers/s3.js";
@@ -47,7 +49,7 @@ async function replicasWithAWriterInsideTheLock(endpoint: string) {
   });
   const write = writer.index({ chunk_id: "held", text: "written by the replica that holds the commit lock" });
   await inside;
-  return { database: options.database, maintainer, writer, write, release };
+  return { options, database: options.database, maintainer, writer, write, release };
 }
 
 async function closeAll(...stores: Store[]): Promise<void> {
@@ -70,6 +72,26 @@ describe.skipIf("off" in inject("postgres"))("maintenance commits on object stor
     expect((await maintainer.search({ query: "replica that holds the commit lock", k: 1, mode: "keyword" })).results[0]?.chunk_id).toBe("held");
     expect(await maintainer.verify()).toMatchObject({ ok: true, problems: [] });
     await closeAll(writer, maintainer);
+  });
+
+  test("where the object store ignores conditional PUTs, a replica that opens the table and finds an index missing creates it inside the commit lock", async () => {
+    const { options, database, maintainer, writer, write, release } = await replicasWithAWriterInsideTheLock(s3rver.url);
+    // The keyword index is gone, as from a table written before it existed; nothing commits meanwhile, the writer waits inside the lock.
+    const { connection } = await connectLance(vectorsLocation({ vectors: options.vectors, s3Endpoint: options.s3Endpoint }, "unused"));
+    const raw = await connection.openTable("chunks");
+    await raw.dropIndex("lexical_idx");
+    raw.close();
+    connection.close();
+    const opener = await openStore(tmp(), options);
+    const opened = opener.status();
+    // The index build queues behind the writer instead of committing beside it, where one commit would replace the other.
+    await expect.poll(() => commitLockSessions(database, false), { timeout: 60_000 }).toBe(1);
+    release();
+    expect(await write).toMatchObject({ chunk_id: "held", status: "committed" });
+    expect((await opened).lance?.keyword_index).toMatchObject({ name: "lexical_idx" });
+    expect((await opener.search({ query: "replica that holds the commit lock", k: 1, mode: "keyword" })).results[0]?.chunk_id).toBe("held");
+    expect(await opener.verify()).toMatchObject({ ok: true, problems: [] });
+    await closeAll(opener, writer, maintainer);
   });
 
   test("where the object store enforces conditional PUTs, compaction runs while another replica holds the commit lock", async () => {

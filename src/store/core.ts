@@ -10,7 +10,7 @@ import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { StoreOptions } from "./types.js";
 import { rebuildLegacyTable } from "./lance-upgrade.js";
 import { ModelLoad, type ModelLoadReport } from "./model-load.js";
-import { DEFAULT_ANN_EF, VectorTable } from "./vector-table.js";
+import { DEFAULT_ANN_EF, VectorTable, type CommitGuard } from "./vector-table.js";
 import { Watchdog } from "./watchdog.js";
 import type { Backend } from "./backend-contract.js";
 import type { CommitLock } from "./commit-lock.js";
@@ -176,11 +176,12 @@ export class StoreCore {
     this.tablePromise ??= (async () => {
       // The binding knows the dimension: opening the table never needs the model loaded.
       const info = this.info ?? (await this.modelInfo(undefined, true));
-      const open = (name: string) => VectorTable.open(this.connection, this.storage.location, name, info.dimension);
+      const open = (name: string, guard?: CommitGuard) => VectorTable.open(this.connection, this.storage.location, name, info.dimension, guard);
       const name = this.lock ? await this.meta.claimSetting(SETTINGS.table, DEFAULT_TABLE) : await this.activeTable();
       // Only creating or rebuilding the table needs the writer lock, which a full disk or a read-only store cannot take.
       if (await VectorTable.exists(this.connection, name)) {
-        const table = await open(name);
+        // An index it lacks is created beside writes: outside the lock only where the object store orders commits itself.
+        const table = await open(name, (work) => this.besideWrites(work));
         if (!table.legacy) return table;
         table.close();
       }

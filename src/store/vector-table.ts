@@ -133,6 +133,9 @@ export const annPartitions = (rows: number): number => Math.max(1, Math.round(ro
  * writes them anew.
  */
 const NEW_TABLE_OPTIONS = { new_table_enable_stable_row_ids: "true" };
+/** Runs commits under whatever their caller must hold for them (see `VectorTable.open`). */
+export type CommitGuard = <T>(work: () => Promise<T>) => Promise<T>;
+const unguarded: CommitGuard = (work) => work();
 /** The columns every table of this version has; a table without them was written by 0.1.0 (see `legacy`). */
 const CURRENT_COLUMNS = ["lexical", "meta"];
 
@@ -277,7 +280,12 @@ export class VectorTable {
    * it opens `legacy`, good for reading its vectors while lance-upgrade.ts
    * rebuilds it.
    */
-  static async open(db: lancedb.Connection, location: VectorsLocation, name: string, dimension: number): Promise<VectorTable> {
+  /**
+   * `guard` runs the commits that create indexes the table lacks: a caller
+   * not holding the commit lock passes the store's `besideWrites`, so that
+   * where the object store cannot order two commits they wait for the lock.
+   */
+  static async open(db: lancedb.Connection, location: VectorsLocation, name: string, dimension: number, guard: CommitGuard = unguarded): Promise<VectorTable> {
     const where = tableLocation(location, name);
     const broken = location.kind === "directory" ? findBrokenManifests(where) : [];
     if (broken.length > 0) {
@@ -303,7 +311,7 @@ export class VectorTable {
     }
     const legacy = !CURRENT_COLUMNS.every((c) => actual.fields.some((f) => f.name === c));
     const vectors = new VectorTable(handle, name, dimension, schema, legacy);
-    if (!legacy) await vectors.ensureIndexes();
+    if (!legacy) await vectors.ensureIndexes(guard);
     await vectors.sync();
     return vectors;
   }
@@ -499,12 +507,19 @@ export class VectorTable {
   }
 
   /** The full-text and scalar indexes, created on an empty table too: rows added later are searched unindexed until optimize folds them in. */
-  private async ensureIndexes(): Promise<void> {
+  private async ensureIndexes(guard: CommitGuard = unguarded): Promise<void> {
+    if ((await this.missingIndexes()).length === 0) return;
+    await guard(async () => {
+      // Another process may have created them while this one waited for the lock.
+      await this.handle.use((table) => table.checkoutLatest());
+      for (const { column, name, config } of await this.missingIndexes()) await this.committing((table) => table.createIndex(column, { name, config: config() }));
+    });
+  }
+
+  private async missingIndexes(): Promise<{ column: string; name: string; config: () => lancedb.Index }[]> {
     const present = new Set((await this.handle.use((table) => table.listIndices())).map((i) => i.name));
-    for (const { column, name, config } of SCALAR_INDEXES) {
-      if (!present.has(name)) await this.committing((table) => table.createIndex(column, { name, config: config() }));
-    }
-    if (!present.has(KEYWORD_INDEX)) await this.committing((table) => table.createIndex("lexical", { name: KEYWORD_INDEX, config: lancedb.Index.fts(KEYWORD_INDEX_OPTIONS) }));
+    const keyword = { column: "lexical", name: KEYWORD_INDEX, config: () => lancedb.Index.fts(KEYWORD_INDEX_OPTIONS) };
+    return [...SCALAR_INDEXES, keyword].filter((index) => !present.has(index.name));
   }
 
   async hasVectorIndex(): Promise<boolean> {
