@@ -47,20 +47,23 @@ interface FilesystemStore {
 
 /**
  * S3 shows an object whole or not at all; s3rver writes it in place, and
- * answers a PUT whose body it buffered before the bytes are written. A
- * replica listing or reading a key another one was writing then read it
- * torn: in test/replicas.test.ts, now and then, "all columns in a record
- * batch must have the same length" from Lance, or a manifest of the wrong
- * length. So each object is written under a name s3rver does not list
- * (its object files end in "._S3rver_object"), with its metadata, and
- * renamed into place before the PUT is answered.
+ * answers a PUT whose body it buffered before the bytes are written, so a
+ * replica reading a key another one was writing could read it torn (a
+ * manifest of the wrong length, seen once in test/replicas.test.ts). So
+ * each object is written to a folder beside the store's, with its
+ * metadata, and renamed into place before the PUT is answered. Beside,
+ * not in the bucket's folder: s3rver's listing stats every file it finds
+ * there and answers 500 when one is renamed away meanwhile.
  */
 function putObjectsWhole(): void {
-  const { prototype } = requireHere("@20minutes/s3rver/lib/stores/filesystem.js") as { prototype: FilesystemStore & { putObject(object: PutObject): Promise<{ size: number; md5: string }> } };
-  prototype.putObject = async function (this: FilesystemStore, object: PutObject) {
+  const { prototype } = requireHere("@20minutes/s3rver/lib/stores/filesystem.js") as {
+    prototype: FilesystemStore & { rootDirectory: string; putObject(object: PutObject): Promise<{ size: number; md5: string }> };
+  };
+  prototype.putObject = async function (this: FilesystemStore & { rootDirectory: string }, object: PutObject) {
     const objectPath = this.getResourcePath(object.bucket, object.key, "object");
-    const partial = `${objectPath}.partial-${randomUUID()}`;
+    const partial = join(partialsOf(this.rootDirectory), randomUUID());
     await mkdir(dirname(objectPath), { recursive: true });
+    await mkdir(dirname(partial), { recursive: true });
     // putContent resolves a buffered body before its write stream has finished.
     const [size, md5] = Buffer.isBuffer(object.content)
       ? (await writeFile(partial, object.content), [object.content.length, createHash("md5").update(object.content).digest("hex")] as const)
@@ -70,6 +73,8 @@ function putObjectsWhole(): void {
     return { size, md5 };
   };
 }
+/** Where objects being written wait: beside s3rver's folder, on the same file system, so the rename is atomic. */
+const partialsOf = (directory: string): string => `${directory}.partial`;
 putObjectsWhole();
 
 function listen(server: Server): Promise<string> {
@@ -94,7 +99,7 @@ export async function startS3rver(buckets: readonly string[] = ["vectors"]): Pro
     url: `http://127.0.0.1:${port}`,
     async stop() {
       await s3.close();
-      rmSync(directory, { recursive: true, force: true });
+      for (const dir of [directory, partialsOf(directory)]) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
