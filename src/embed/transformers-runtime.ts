@@ -1,11 +1,13 @@
 import { join } from "node:path";
 import type { ProgressInfo } from "@huggingface/transformers";
+import { isMissingPackage } from "../optional-package.js";
 import { EmbedderError, throwIfAborted } from "./embedder.js";
 import type { Dtype, ResolvedModelFiles } from "./options.js";
 
 const DEFAULT_HUB = "https://huggingface.co";
 /** The version the package is tested with; named in the install hint. */
-const TRANSFORMERS_PACKAGE = "@huggingface/transformers@4.3.1";
+const TRANSFORMERS_NAME = "@huggingface/transformers";
+const TRANSFORMERS_PACKAGE = `${TRANSFORMERS_NAME}@4.3.1`;
 
 type Transformers = typeof import("@huggingface/transformers");
 
@@ -38,8 +40,7 @@ async function importTransformers(): Promise<Transformers> {
   try {
     return await import("@huggingface/transformers");
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") throw error;
+    if (!isMissingPackage(error, TRANSFORMERS_NAME)) throw error;
     throw new ModelUnavailableError(
       `transformers models need the optional package ${TRANSFORMERS_PACKAGE}, which is not installed. Install it next to retrieval-mcp ` +
         `(\`npm install -g ${TRANSFORMERS_PACKAGE}\` for a global install; ONNXRUNTIME_NODE_INSTALL=skip skips its optional GPU download), or use --embedder offline.`,

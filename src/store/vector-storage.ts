@@ -1,4 +1,5 @@
-import { StoreError, errorMessage } from "./errors.js";
+import { isMissingPackage } from "../optional-package.js";
+import { StoreError } from "./errors.js";
 import { connectLance, type LanceDatabase } from "./lance-connection.js";
 import type { ConditionalPutReport } from "./object-store-probe.js";
 import type { VectorsLocation } from "./vectors-location.js";
@@ -33,8 +34,7 @@ async function importProbe(): Promise<typeof import("./object-store-probe.js")> 
   try {
     return await import("./object-store-probe.js");
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if ((code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") || !errorMessage(error).includes(S3_PACKAGE_NAME)) throw error;
+    if (!isMissingPackage(error, S3_PACKAGE_NAME)) throw error;
     throw new StoreError(
       "invalid_input",
       `s3:// vectors need the optional package ${S3_PACKAGE}, which is not installed. Install it next to retrieval-mcp ` +
