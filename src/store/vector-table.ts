@@ -218,13 +218,15 @@ function isMissingTable(error: unknown): boolean {
   return MISSING_TABLE.test(errorMessage(error));
 }
 
-async function openIfPresent(db: lancedb.Connection, name: string): Promise<lancedb.Table | null> {
+/** The table on a connection of its own (table-handle.ts); created first through `db` if missing. */
+async function openOrCreate(db: lancedb.Connection, location: VectorsLocation, name: string, schema: import("apache-arrow").Schema): Promise<TableHandle> {
   try {
-    return await db.openTable(name);
+    return await TableHandle.open(location, name);
   } catch (error) {
-    if (isMissingTable(error)) return null;
-    throw error;
+    if (!isMissingTable(error)) throw error;
   }
+  (await db.createEmptyTable(name, schema, { existOk: true, storageOptions: NEW_TABLE_OPTIONS })).close();
+  return TableHandle.open(location, name);
 }
 
 /**
@@ -278,12 +280,10 @@ export class VectorTable {
    * Opens the table, creating it when missing (call under the writer lock
    * then). A table written by 0.1.0 lacks the keyword and filter columns:
    * it opens `legacy`, good for reading its vectors while lance-upgrade.ts
-   * rebuilds it.
-   */
-  /**
-   * `guard` runs the commits that create indexes the table lacks: a caller
-   * not holding the commit lock passes the store's `besideWrites`, so that
-   * where the object store cannot order two commits they wait for the lock.
+   * rebuilds it. `guard` runs the commits that create indexes the table
+   * lacks: a caller not holding the commit lock passes the store's
+   * `besideWrites`, so that where the object store cannot order two commits
+   * they wait for the lock.
    */
   static async open(db: lancedb.Connection, location: VectorsLocation, name: string, dimension: number, guard: CommitGuard = unguarded): Promise<VectorTable> {
     const where = tableLocation(location, name);
@@ -294,8 +294,7 @@ export class VectorTable {
     const schema = vectorSchema(dimension);
     let handle: TableHandle;
     try {
-      ((await openIfPresent(db, name)) ?? (await db.createEmptyTable(name, schema, { existOk: true, storageOptions: NEW_TABLE_OPTIONS }))).close();
-      handle = await TableHandle.open(location, name);
+      handle = await openOrCreate(db, location, name, schema);
     } catch (error) {
       throw new StoreError("lance_corrupt", corruptionMessage(location, name, errorMessage(error)), { cause: error });
     }
