@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { expect, test } from "vitest";
 import { isMissingPackage } from "../src/optional-package.js";
+import { pinnedPeer } from "../src/version.js";
+import packageJson from "../package.json" with { type: "json" };
 import { useTempDirs } from "./helpers/tmp.js";
 
 const tmp = useTempDirs();
@@ -47,4 +49,9 @@ test("a package that is not installed is told apart from a module missing inside
   );
   expect(isMissingPackage(absent, "retrieval-mcp-test-no-such-package")).toBe(true);
   expect(isMissingPackage(new Error("Cannot find package 'inner'"), "inner")).toBe(false);
+});
+
+test("install hints name each optional package at the version package.json pins, and only optional peers", () => {
+  for (const [name, version] of Object.entries(packageJson.peerDependencies)) expect(pinnedPeer(name)).toBe(`${name}@${version}`);
+  expect(() => pinnedPeer("zod")).toThrow(/zod is not among package.json's peerDependencies/);
 });

@@ -1,13 +1,12 @@
 import { join } from "node:path";
 import type { ProgressInfo } from "@huggingface/transformers";
 import { isMissingPackage } from "../optional-package.js";
+import { pinnedPeer } from "../version.js";
 import { EmbedderError, throwIfAborted } from "./embedder.js";
 import type { Dtype, ResolvedModelFiles } from "./options.js";
 
 const DEFAULT_HUB = "https://huggingface.co";
-/** The version the package is tested with; named in the install hint. */
 const TRANSFORMERS_NAME = "@huggingface/transformers";
-const TRANSFORMERS_PACKAGE = `${TRANSFORMERS_NAME}@4.3.1`;
 
 type Transformers = typeof import("@huggingface/transformers");
 
@@ -41,9 +40,10 @@ async function importTransformers(): Promise<Transformers> {
     return await import("@huggingface/transformers");
   } catch (error) {
     if (!isMissingPackage(error, TRANSFORMERS_NAME)) throw error;
+    const pinned = pinnedPeer(TRANSFORMERS_NAME);
     throw new ModelUnavailableError(
-      `transformers models need the optional package ${TRANSFORMERS_PACKAGE}, which is not installed. Install it next to retrieval-mcp ` +
-        `(\`npm install -g ${TRANSFORMERS_PACKAGE}\` for a global install; ONNXRUNTIME_NODE_INSTALL=skip skips its optional GPU download), or use --embedder offline.`,
+      `transformers models need the optional package ${pinned}, which is not installed. Install it next to retrieval-mcp ` +
+        `(\`npm install -g ${pinned}\` for a global install; ONNXRUNTIME_NODE_INSTALL=skip skips its optional GPU download), or use --embedder offline.`,
       "the optional package @huggingface/transformers is not installed",
       { cause: error },
     );

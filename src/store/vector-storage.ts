@@ -1,4 +1,5 @@
 import { isMissingPackage } from "../optional-package.js";
+import { pinnedPeer } from "../version.js";
 import { StoreError } from "./errors.js";
 import { connectLance, type LanceDatabase } from "./lance-connection.js";
 import type { ConditionalPutReport } from "./object-store-probe.js";
@@ -11,7 +12,6 @@ export interface VectorStorage {
 }
 
 const S3_PACKAGE_NAME = "@aws-sdk/client-s3";
-const S3_PACKAGE = `${S3_PACKAGE_NAME}@3.1175.0`;
 
 const LOCAL: ConditionalPutReport = { conditional_put: null, detail: "not probed: the vectors are in a local directory" };
 
@@ -35,10 +35,11 @@ async function importProbe(): Promise<typeof import("./object-store-probe.js")> 
     return await import("./object-store-probe.js");
   } catch (error) {
     if (!isMissingPackage(error, S3_PACKAGE_NAME)) throw error;
+    const pinned = pinnedPeer(S3_PACKAGE_NAME);
     throw new StoreError(
       "invalid_input",
-      `s3:// vectors need the optional package ${S3_PACKAGE}, which is not installed. Install it next to retrieval-mcp ` +
-        `(\`npm install -g ${S3_PACKAGE}\` for a global install), or keep the vectors in a directory (omit --vectors).`,
+      `s3:// vectors need the optional package ${pinned}, which is not installed. Install it next to retrieval-mcp ` +
+        `(\`npm install -g ${pinned}\` for a global install), or keep the vectors in a directory (omit --vectors).`,
       { cause: error },
     );
   }
