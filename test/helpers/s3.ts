@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
@@ -63,7 +63,6 @@ function putObjectsWhole(): void {
     const objectPath = this.getResourcePath(object.bucket, object.key, "object");
     const partial = join(partialsOf(this.rootDirectory), randomUUID());
     await mkdir(dirname(objectPath), { recursive: true });
-    await mkdir(dirname(partial), { recursive: true });
     // putContent resolves a buffered body before its write stream has finished.
     const [size, md5] = Buffer.isBuffer(object.content)
       ? (await writeFile(partial, object.content), [object.content.length, createHash("md5").update(object.content).digest("hex")] as const)
@@ -93,6 +92,7 @@ async function close(server: Server): Promise<void> {
  */
 export async function startS3rver(buckets: readonly string[] = ["vectors"]): Promise<S3Endpoint> {
   const directory = mkdtempSync(join(tmpdir(), "retrieval-mcp-s3-"));
+  mkdirSync(partialsOf(directory));
   const s3 = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
   const { port } = await s3.run();
   return {
