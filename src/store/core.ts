@@ -14,7 +14,7 @@ import { DEFAULT_ANN_EF, VectorTable, type CommitGuard } from "./vector-table.js
 import { Watchdog } from "./watchdog.js";
 import type { Backend } from "./backend-contract.js";
 import type { CommitLock } from "./commit-lock.js";
-import { RENEWAL_FLOOR_BYTES, type LanceCacheReport } from "./lance-connection.js";
+import { closedConnectionsCacheBytes, RENEWAL_FLOOR_BYTES, type LanceCacheReport } from "./lance-connection.js";
 import type { VectorStorage } from "./vector-storage.js";
 
 export const DEFAULTS = {
@@ -283,10 +283,17 @@ export class StoreCore {
   /** What Lance's caches hold now (the vector table's connection's, see TableHandle, and the one that opens and drops tables), next to the table's live indexes. */
   async lanceCacheUsage(): Promise<LanceCacheReport> {
     const own = this.backend.lanceCacheUsage();
+    const closed_connections_bytes = closedConnectionsCacheBytes();
     const table = await this.openedTable();
-    if (!table) return { ...own, live_index_bytes: null };
+    if (!table) return { ...own, live_index_bytes: null, closed_connections_bytes };
     const usage = table.cacheUsage();
-    return { bytes: own.bytes + usage.bytes, entries: own.entries + usage.entries, limit_bytes: own.limit_bytes + usage.limit_bytes, live_index_bytes: await table.liveIndexBytes() };
+    return {
+      bytes: own.bytes + usage.bytes,
+      entries: own.entries + usage.entries,
+      limit_bytes: own.limit_bytes + usage.limit_bytes,
+      live_index_bytes: await table.liveIndexBytes(),
+      closed_connections_bytes,
+    };
   }
 
   /** Closes the backend; see Backend.close. */

@@ -42,12 +42,34 @@ export interface LanceCacheUsage {
 /** The caches, next to what the table's live indexes take on disk (null before the table exists). */
 export interface LanceCacheReport extends LanceCacheUsage {
   live_index_bytes: number | null;
+  /** What the caches of connections already closed still hold, until the garbage collector frees them (see native-memory.ts). */
+  closed_connections_bytes: number;
 }
 
 /** A Lance database, and what its caches hold. */
 export interface LanceDatabase {
   connection: lancedb.Connection;
   cacheUsage(): LanceCacheUsage;
+  /** Closes the connection; its caches stay in memory until V8 collects their session (closedConnectionsCacheBytes()). */
+  close(): void;
+}
+
+/**
+ * Sessions of closed connections, held weakly: closing a connection frees
+ * none of its caches, which live as long as the session's JavaScript
+ * object does (see native-memory.ts).
+ */
+const closedSessions = new Set<WeakRef<lancedb.Session>>();
+
+/** What the caches of closed connections not yet collected hold, in this process. */
+export function closedConnectionsCacheBytes(): number {
+  let bytes = 0;
+  for (const ref of closedSessions) {
+    const session = ref.deref();
+    if (session) bytes += Number(session.sizeBytes());
+    else closedSessions.delete(ref);
+  }
+  return bytes;
 }
 
 /** Opens the Lance database at a directory or an `s3://` prefix, with bounded caches. */
@@ -61,6 +83,10 @@ export async function connectLance(location: VectorsLocation): Promise<LanceData
   return {
     connection,
     cacheUsage: () => ({ bytes: Number(session.sizeBytes()), entries: session.approxNumItems(), limit_bytes: Number(INDEX_CACHE_BYTES + METADATA_CACHE_BYTES) }),
+    close() {
+      connection.close();
+      closedSessions.add(new WeakRef(session));
+    },
   };
 }
 
@@ -75,9 +101,12 @@ export const CACHE_BYTES_PER_INDEX_BYTE = 2;
 /**
  * Whether a table's caches hold mostly entries of index files no version
  * uses any more, so that a fresh connection would hold the same live
- * entries in less memory: past twice what the live indexes take there
- * (plus the floor). A renewal then reads the live indexes once more for at
- * least twice their size read since the last one.
+ * entries in less memory: past `liveCopies` times (2 after an optimize)
+ * what the live indexes take there, plus the floor. A renewal then reads
+ * the live indexes once more for at least twice their size read since the
+ * last one. Before a retraining of the ANN index (one copy,
+ * maintenance.ts) any dead entries beyond the floor are worth dropping:
+ * the build adds about 0.9 GB at 1M chunks on top of the caches.
  *
  * Weighed against the live indexes (Lance's own count of each index's
  * files), not the files in the table's directory: those include the files
@@ -88,6 +117,6 @@ export const CACHE_BYTES_PER_INDEX_BYTE = 2;
  * renewed the caches after every optimize (each renewal reloads every
  * index: 16 s for the vector index of 1M chunks).
  */
-export function cachesWantRenewal(usage: LanceCacheUsage, liveIndexBytes: number, cacheBytesPerIndexByte: number, floorBytes: number): boolean {
-  return usage.bytes > floorBytes + 2 * cacheBytesPerIndexByte * liveIndexBytes;
+export function cachesWantRenewal(usage: LanceCacheUsage, liveIndexBytes: number, cacheBytesPerIndexByte: number, floorBytes: number, liveCopies = 2): boolean {
+  return usage.bytes > floorBytes + liveCopies * cacheBytesPerIndexByte * liveIndexBytes;
 }

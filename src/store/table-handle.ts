@@ -10,11 +10,15 @@ export interface Handle {
   users: number;
   /** Replaced by a newer handle: closed once its last call ends. */
   retired: boolean;
+  /** Resolves once the handle has closed. */
+  closed: Promise<void>;
+  markClosed(): void;
 }
 
 function closeHandle(handle: Handle): void {
   handle.table.close();
-  handle.db.connection.close();
+  handle.db.close();
+  handle.markClosed();
 }
 
 /** Marks a handle replaced (or its table closed); it closes now if no call is under way on it, else when the last one ends (see use()). */
@@ -67,15 +71,16 @@ export class TableHandle {
 
   /**
    * Moves to a handle from openFresh(), at the table's latest version; the
-   * old connection, and with it everything its caches held, goes once the
-   * calls under way on it have ended. Call where no write can be under way
-   * on this table (under the commit lock).
+   * old connection closes once the calls under way on it have ended, which
+   * `retired` tells. Call where no write can be under way on this table
+   * (under the commit lock).
    */
-  async switchTo(fresh: Handle): Promise<void> {
+  async switchTo(fresh: Handle): Promise<{ retired: Promise<void> }> {
     await fresh.table.checkoutLatest();
     const old = this.handle;
     this.handle = fresh;
     retire(old);
+    return { retired: old.closed };
   }
 
   /**
@@ -110,9 +115,12 @@ export function liveIndexBytes(indices: readonly lancedb.IndexConfig[]): number 
 async function openHandle(location: VectorsLocation, name: string): Promise<Handle> {
   const db = await connectLance(location);
   try {
-    return { db, table: await db.connection.openTable(name), users: 0, retired: false };
+    const table = await db.connection.openTable(name);
+    let markClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (markClosed = resolve));
+    return { db, table, users: 0, retired: false, closed, markClosed };
   } catch (error) {
-    db.connection.close();
+    db.close();
     throw error;
   }
 }

@@ -5,6 +5,7 @@ import type { CommitLock } from "./commit-lock.js";
 import { cachesWantRenewal, type LanceCacheUsage } from "./lance-connection.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
+import { releaseFreedMemory, type MemoryRelease } from "./native-memory.js";
 import { liveIndexBytes, TableHandle } from "./table-handle.js";
 import { tableLocation, type VectorsLocation } from "./vectors-location.js";
 
@@ -52,6 +53,12 @@ export interface VectorTableStats {
   keyword_index: IndexCoverage | null;
 }
 
+/**
+ * How long a cache renewal waits for the searches still running on the old
+ * connection before freeing what it can: searches take milliseconds, and
+ * one stuck in Lance must not hold maintenance (the watchdog reports it).
+ */
+const RETIRED_WAIT_MS = 10_000;
 const VECTOR_INDEX = "vector_idx";
 const KEYWORD_INDEX = "lexical_idx";
 /**
@@ -566,26 +573,34 @@ export class VectorTable {
     return liveIndexBytes(await this.handle.use((table) => table.listIndices()));
   }
 
-  /** Whether the caches hold mostly dead entries (see cachesWantRenewal); never where the indexes do not tell their size. */
-  async cachesWantRenewal(floorBytes: number): Promise<boolean> {
+  /** Whether the caches hold dead entries past `liveCopies` and the floor (see cachesWantRenewal); never where the indexes do not tell their size. */
+  async cachesWantRenewal(floorBytes: number, liveCopies?: number): Promise<boolean> {
     const live = await this.liveIndexBytes();
-    return live !== null && cachesWantRenewal(this.cacheUsage(), live, this.handle.cacheBytesPerIndexByte, floorBytes);
+    return live !== null && cachesWantRenewal(this.cacheUsage(), live, this.handle.cacheBytesPerIndexByte, floorBytes, liveCopies);
   }
 
   /**
-   * Moves the table to a fresh connection, switching under `lock`, then
-   * loads its live indexes there. Switching first: loading first would hold
-   * both connections' caches at once, at 1M chunks a gigabyte more (the
-   * vector index's prewarm takes 16 s there). Meanwhile searches load what
-   * they need themselves.
+   * Moves the table to a fresh connection, switching under `lock`, frees
+   * the old connection's caches once the searches on it have ended (or
+   * RETIRED_WAIT_MS has passed: a later release frees them then), then
+   * loads the live indexes on the new one. Freeing first: loading first
+   * would hold both connections' caches at once, at 1M chunks a gigabyte
+   * more (the vector index's prewarm takes 16 s there). Meanwhile searches
+   * load what they need themselves.
    */
-  async renewCaches(lock: CommitLock): Promise<void> {
+  async renewCaches(lock: CommitLock): Promise<MemoryRelease> {
     const fresh = await this.handle.openFresh();
-    await lock.run(async () => {
-      await this.handle.switchTo(fresh);
+    const { retired } = await lock.run(async () => {
+      const switched = await this.handle.switchTo(fresh);
       await this.sync();
+      return switched;
     });
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([retired, new Promise((resolve) => (waited = setTimeout(resolve, RETIRED_WAIT_MS)))]);
+    clearTimeout(waited);
+    const released = await releaseFreedMemory({ collect: true });
     await this.handle.prewarm();
+    return released;
   }
 
   close(): void {

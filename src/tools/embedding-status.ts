@@ -119,6 +119,10 @@ const statusOutput = z.object({
             .int()
             .nullable()
             .describe("What the vector table's current indexes take on disk. Lance counts about twice this in its caches once searches have read them all; past twice what they take there, plus 64 MiB, an optimize renews the caches."),
+          closed_connections_bytes: z
+            .number()
+            .int()
+            .describe("What the caches of closed connections still hold until the garbage collector frees them. The store frees them right after each cache renewal, so this stays near 0 (a few KiB from opening tables) but for moments."),
         })
         .describe("Lance's index and metadata caches of this store, together, and their combined limit."),
     })
@@ -193,7 +197,7 @@ function render(s: StatusOutput): string {
   }
   const { memory } = s;
   lines.push(
-    `Memory: ${mib(memory.rss_bytes)} resident; JavaScript heap ${mib(memory.js_heap_used_bytes)} of ${mib(memory.js_heap_total_bytes)}; Lance caches ${mib(memory.lance_cache.bytes)} (${count(memory.lance_cache.entries, "entry", "entries")}) of ${mib(memory.lance_cache.limit_bytes)}${memory.lance_cache.live_index_bytes !== null ? `; live indexes ${mib(memory.lance_cache.live_index_bytes)}` : ""}.`,
+    `Memory: ${mib(memory.rss_bytes)} resident; JavaScript heap ${mib(memory.js_heap_used_bytes)} of ${mib(memory.js_heap_total_bytes)}; Lance caches ${mib(memory.lance_cache.bytes)} (${count(memory.lance_cache.entries, "entry", "entries")}) of ${mib(memory.lance_cache.limit_bytes)}${memory.lance_cache.live_index_bytes !== null ? `; live indexes ${mib(memory.lance_cache.live_index_bytes)}` : ""}${memory.lance_cache.closed_connections_bytes >= 2 ** 20 ? `; ${mib(memory.lance_cache.closed_connections_bytes)} more in closed connections' caches, not yet freed` : ""}.`,
   );
   for (const c of s.chunks ?? []) {
     const serving = c.status === "pending" && c.committed_generation !== null ? `, serving generation ${c.committed_generation}` : "";
