@@ -3,7 +3,7 @@ import { HashEmbedder } from "../src/embed/hash.js";
 import { existsSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../src/store/errors.js";
-import { ANN_TRAINING } from "../src/store/maintenance.js";
+import { ANN_TRAINING, RECONCILE_WAITS } from "../src/store/maintenance.js";
 import { Store, type StoreOptions } from "../src/store/store.js";
 import { storeBackends } from "./helpers/backends.js";
 import { FaultyEmbedder } from "./helpers/embedders.js";
@@ -500,6 +500,49 @@ describe("status and maintenance", () => {
     const status = await store.status();
     expect(builds).toBe(1);
     expect(status.lance?.index).toMatchObject({ indexed_rows: 405, unindexed_rows: 0 });
+    await store.close();
+  });
+
+  test("a timed reconcile is left to a later round while an ANN build runs, and runs once none does: at 1M chunks the two together made the store's memory peak", async () => {
+    const { fired: released, fire: release } = signal();
+    const { fired: building, fire: started } = signal();
+    const store = await openStore(tmp(), {
+      background: true,
+      annMinRows: 300,
+      reconcileIntervalMs: 50,
+      // Only reconciles record a recovery here: plain recovery rounds would come every hour.
+      recoveryIntervalMs: 3_600_000,
+      faults: {
+        beforeIndexBuild: async () => {
+          started();
+          await released;
+        },
+      },
+    });
+    const lastRecovery = async () => (await store.status()).last_recovery as { at: string; reconcile?: unknown } | null;
+    /** The next recovery recorded after `since`, polled: the timer's rounds come every 50 ms. */
+    const nextRecovery = async (since: string) => {
+      for (;;) {
+        const report = await lastRecovery();
+        if (report && report.at > since) return report;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await store.indexMany(Array.from({ length: 400 }, (_, i) => ({ text: `built row ${i}`, chunk_id: `b${i}` })));
+    await store.optimize();
+    await building;
+    const buildStarted = new Date().toISOString();
+    const during = await nextRecovery(buildStarted);
+    expect(during.reconcile).toBe(RECONCILE_WAITS);
+    // Rounds keep coming while the build runs; each one waits.
+    expect((await nextRecovery(during.at)).reconcile).toBe(RECONCILE_WAITS);
+    const buildEnds = new Date().toISOString();
+    release();
+    // A round after the build reconciles, and finds nothing wrong.
+    let after = await nextRecovery(buildEnds);
+    while (after.reconcile === RECONCILE_WAITS) after = await nextRecovery(after.at);
+    expect(after.reconcile).toEqual([]);
+    expect((await store.status()).lance?.index).toMatchObject({ indexed_rows: 400 });
     await store.close();
   });
 

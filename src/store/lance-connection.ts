@@ -101,12 +101,9 @@ export const CACHE_BYTES_PER_INDEX_BYTE = 2;
 /**
  * Whether a table's caches hold mostly entries of index files no version
  * uses any more, so that a fresh connection would hold the same live
- * entries in less memory: past `liveCopies` times (2 after an optimize)
- * what the live indexes take there, plus the floor. A renewal then reads
- * the live indexes once more for at least twice their size read since the
- * last one. Before a retraining of the ANN index (one copy,
- * maintenance.ts) any dead entries beyond the floor are worth dropping:
- * the build adds about 0.9 GB at 1M chunks on top of the caches.
+ * entries in less memory: past twice what the live indexes take there
+ * (plus the floor). A renewal then reads the live indexes once more for at
+ * least twice their size read since the last one.
  *
  * Weighed against the live indexes (Lance's own count of each index's
  * files), not the files in the table's directory: those include the files
@@ -117,6 +114,6 @@ export const CACHE_BYTES_PER_INDEX_BYTE = 2;
  * renewed the caches after every optimize (each renewal reloads every
  * index: 16 s for the vector index of 1M chunks).
  */
-export function cachesWantRenewal(usage: LanceCacheUsage, liveIndexBytes: number, cacheBytesPerIndexByte: number, floorBytes: number, liveCopies = 2): boolean {
-  return usage.bytes > floorBytes + liveCopies * cacheBytesPerIndexByte * liveIndexBytes;
+export function cachesWantRenewal(usage: LanceCacheUsage, liveIndexBytes: number, cacheBytesPerIndexByte: number, floorBytes: number): boolean {
+  return usage.bytes > floorBytes + 2 * cacheBytesPerIndexByte * liveIndexBytes;
 }

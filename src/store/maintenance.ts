@@ -45,6 +45,9 @@ const ANN_RETRAIN_GROWTH = 1.25;
  */
 const ANN_RETRAIN_FORCED_GROWTH = 4;
 
+/** What a timed recovery's report says in `reconcile` (instead of the problems found) when it left the reconcile for an ANN build. */
+export const RECONCILE_WAITS = "left to the next round: an ANN index build is running";
+
 /** What an optimize report's `ann_training` says of the ANN index: a training began, or one is due and waits for writes to pause. */
 export const ANN_TRAINING = { started: "started", waiting: "waits for writes to pause" } as const;
 
@@ -114,7 +117,7 @@ export class Maintenance {
     core.track(this.onTurn(() => this.recover({ reconcile: true }).then(() => this.gc())));
     every(core.options.gcIntervalMs, () => this.gc());
     every(core.options.recoveryIntervalMs, () => this.recover({ olderThanMs: core.options.recoveryIntervalMs }));
-    every(core.options.reconcileIntervalMs, () => this.recover({ reconcile: true, olderThanMs: core.options.recoveryIntervalMs }));
+    every(core.options.reconcileIntervalMs, () => this.recover({ reconcile: true, olderThanMs: core.options.recoveryIntervalMs }, "defer"));
     every(Math.min(5_000, core.options.gcIntervalMs), async () => {
       // Not while an ANN build runs (see optimize()); the rows written meanwhile fold in after it.
       if (this.annBuild) return;
@@ -231,7 +234,7 @@ export class Maintenance {
    * `olderThanMs`, whose writers presumably died) and, with `reconcile`,
    * compares Lance with SQLite and repairs what differs.
    */
-  recover(options: { olderThanMs?: number; reconcile?: boolean } = {}): Promise<RunReport> {
+  recover(options: { olderThanMs?: number; reconcile?: boolean } = {}, whileBuilding: "run" | "defer" = "run"): Promise<RunReport> {
     return this.exclusive(SETTINGS.lastRecovery, async () => {
       const { core } = this;
       let redriven = 0;
@@ -245,6 +248,11 @@ export class Maintenance {
         lastBatch = signature;
         redriven += await this.writer.drive(work);
       }
+      // A reconcile reads every Lance key and SQLite record: at 1M chunks RSS rose by ~0.85 GB while it ran, and a
+      // timed one that ran beside an ANN build (itself ~1.1 GB) made bench:scale's peak, 2.6 GB. So a timed one is left
+      // to the next round while a build runs (none can start during this job: only optimizes start builds, and they
+      // queue behind it); a safety net checked every 10 minutes loses nothing by waiting for a build of minutes.
+      if (options.reconcile && whileBuilding === "defer" && this.annBuild) return { redriven, reconcile: RECONCILE_WAITS };
       const reconciled = options.reconcile ? await reconcile(core, this.writer, true) : null;
       return { redriven, ...(reconciled ? { reconcile: reconciled.problems } : {}) };
     });
@@ -368,11 +376,6 @@ export class Maintenance {
   private buildAnnIndex(table: VectorTable, rows: number, replacing: boolean): void {
     const { core } = this;
     this.annBuild ??= (async () => {
-      // A failed renewal costs only memory: the build goes on.
-      const renew = (when: string) => this.renewCaches(table, when).catch((error) => core.log(`renewing Lance's caches ${when} failed: ${errorMessage(error)}`));
-      // A retraining adds its build to what the process holds: at 1M chunks it began with 1.8 GB of caches by Lance's
-      // count, about 1.1 GB of them live, and peaked 0.9 GB higher (bench:scale). Dead entries go first.
-      if (replacing && (await table.cachesWantRenewal(core.options.cacheRenewalFloorBytes, 1))) await renew("before the ANN retraining");
       const built = await core.watchdog.watch("vector index build", core.options.indexBuildLimitMs, async () => {
         await core.options.faults?.beforeIndexBuild?.();
         await core.meta.noteLanceVersion(table.name, await core.besideWrites(() => table.createVectorIndex(rows)));
@@ -380,8 +383,9 @@ export class Maintenance {
         return true;
       });
       if (!built) return;
-      // Every cache entry of the index a retraining replaced is dead now: at 1M chunks, half the caches.
-      if (replacing) await renew("after the ANN retraining");
+      // Every cache entry of the index a retraining replaced is dead now: at 1M chunks, half the caches. A failed
+      // renewal costs only memory.
+      if (replacing) await this.renewCaches(table, "after the ANN retraining").catch((error) => core.log(`renewing Lance's caches after the ANN retraining failed: ${errorMessage(error)}`));
       else core.log(`built the ANN index over ${rows} rows: ${describeRelease(await releaseFreedMemory({ collect: false }))}`, "info");
     })()
       .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))

@@ -573,10 +573,10 @@ export class VectorTable {
     return liveIndexBytes(await this.handle.use((table) => table.listIndices()));
   }
 
-  /** Whether the caches hold dead entries past `liveCopies` and the floor (see cachesWantRenewal); never where the indexes do not tell their size. */
-  async cachesWantRenewal(floorBytes: number, liveCopies?: number): Promise<boolean> {
+  /** Whether the caches hold mostly dead entries (see cachesWantRenewal); never where the indexes do not tell their size. */
+  async cachesWantRenewal(floorBytes: number): Promise<boolean> {
     const live = await this.liveIndexBytes();
-    return live !== null && cachesWantRenewal(this.cacheUsage(), live, this.handle.cacheBytesPerIndexByte, floorBytes, liveCopies);
+    return live !== null && cachesWantRenewal(this.cacheUsage(), live, this.handle.cacheBytesPerIndexByte, floorBytes);
   }
 
   /**
