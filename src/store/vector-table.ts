@@ -582,7 +582,7 @@ export class VectorTable {
   /**
    * Moves the table to a fresh connection, switching under `lock`, frees
    * the old connection's caches once the searches on it have ended (or
-   * RETIRED_WAIT_MS has passed: a later release frees them then), then
+   * RETIRED_WAIT_MS has passed: the next renewal, or V8 itself, frees them then), then
    * loads the live indexes on the new one. Freeing first: loading first
    * would hold both connections' caches at once, at 1M chunks a gigabyte
    * more (the vector index's prewarm takes 16 s there). Meanwhile searches
