@@ -44,7 +44,7 @@ async function importTransformers(): Promise<Transformers> {
     throw new ModelUnavailableError(
       `transformers models need the optional package ${pinned}, which is not installed. Install it next to retrieval-mcp ` +
         `(\`npm install -g ${pinned}\` for a global install; ONNXRUNTIME_NODE_INSTALL=skip skips its optional GPU download), or use --embedder offline.`,
-      "the optional package @huggingface/transformers is not installed",
+      `the optional package ${TRANSFORMERS_NAME} is not installed`,
       { cause: error },
     );
   }

@@ -1,4 +1,5 @@
 import type { StoreCore } from "./core.js";
+import { mib } from "../text/bytes.js";
 import { errorMessage } from "./errors.js";
 import type { Garbage, RetiredTable } from "./metadata-store.js";
 import { SETTINGS } from "./settings-keys.js";
@@ -57,8 +58,6 @@ const MAINTENANCE_ACTIONS: Record<string, string> = {
   [SETTINGS.lastRecovery]: "recovery",
   [SETTINGS.lastOptimize]: "compaction",
 };
-
-const mib = (bytes: number): string => `${Math.round(bytes / 2 ** 20)} MiB`;
 
 /** For the log: how RSS moved when freed memory went back to the system. */
 function describeRelease(release: MemoryRelease): string {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { MemoryReport } from "../store/memory.js";
 import type { StatusReport } from "../store/store.js";
 import { INGEST_SOURCES, type IngestActivityReport } from "../sync/activity.js";
+import { mib } from "../text/bytes.js";
 import { count } from "../text/plural.js";
 import { visibleIds } from "./allowed.js";
 import { runTool, type RegisterTool } from "./context.js";
@@ -173,8 +174,6 @@ function toOutput(report: StatusReport, memory: MemoryReport, ingest: IngestActi
     ...(report.chunk_states ? { chunks: report.chunk_states } : {}),
   };
 }
-
-const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 function render(s: StatusOutput): string {
   const lines = [
