@@ -45,7 +45,8 @@ test("two processes writing and deleting on one data directory keep I1-I5", asyn
 
   const states = results.map((r, i) => {
     expect(r, `worker ${i}`).toMatchObject({ code: 0 });
-    expect(r.stderr, `worker ${i}`).toBe("");
+    // Routine work (an optimize, a cache renewal) is logged at "info"; anything else is a warning.
+    expect(r.stderr.split("\n").filter((line) => line !== "" && !line.startsWith("info: ")), `worker ${i}`).toEqual([]);
     expect(r.stdout).toContain('"done"');
     const state = new ExpectedState(ids);
     state.apply(r.stdout);
