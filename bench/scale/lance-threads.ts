@@ -1,13 +1,13 @@
 /**
  * Imported first by the benchmark and its store process: the store's own
- * pool sizing (src/store/lance-threads.ts) runs before anything loads
+ * pool sizing (src/store/lance-env.ts) runs before anything loads
  * LanceDB, so the raw reference in this process gets the same pool as the
  * store and what is measured is the store's choice (or the user's). The
  * store process inherits the variable.
  */
-import { lanceThreadsPreset } from "../../src/store/lance-threads.js";
+import { lanceThreadsPreset } from "../../src/store/lance-env.js";
 
 export const lanceThreads = {
   value: process.env.LANCE_CPU_THREADS,
-  source: lanceThreadsPreset ? "from the environment" : "sized by the store (src/store/lance-threads.ts)",
+  source: lanceThreadsPreset ? "from the environment" : "sized by the store (src/store/lance-env.ts)",
 };

@@ -1,8 +1,8 @@
 /**
- * The one way the code base loads LanceDB: lance-threads.ts runs first
- * (imports are evaluated in order), so LanceDB's thread pool is sized
+ * The one way the code base loads LanceDB: lance-env.ts runs first
+ * (imports are evaluated in order), so LanceDB's thread pool and buffers are sized
  * before LanceDB reads its environment.
  */
-import "./lance-threads.js";
+import "./lance-env.js";
 
 export * from "@lancedb/lancedb";

@@ -20,9 +20,23 @@ describe("LanceDB's thread pool", () => {
   }, 300_000);
 
   test("a pool size the user chose is kept", async () => {
-    const result = await runTs("test/fixtures/lance-threads.ts", [], { LANCE_CPU_THREADS: "12" });
+    const result = await runTs("test/fixtures/lance-env.ts", [], { LANCE_CPU_THREADS: "12" });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.trim()).toBe("12");
+    expect(JSON.parse(result.stdout)).toMatchObject({ threads: "12" });
+  });
+});
+
+describe("LanceDB's index-build buffer", () => {
+  test("with none set, an ANN build's shuffle gathers at most 32 MiB before writing, not LanceDB's 128 MiB", async () => {
+    const result = await runTs("test/fixtures/lance-env.ts", [], { LANCE_SHUFFLE_BATCH_BYTES: "" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ shuffleBatchBytes: String(32 * 2 ** 20) });
+  });
+
+  test("a size the user chose is kept", async () => {
+    const result = await runTs("test/fixtures/lance-env.ts", [], { LANCE_SHUFFLE_BATCH_BYTES: "268435456" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ shuffleBatchBytes: "268435456" });
   });
 });
 
