@@ -56,6 +56,15 @@ describe("planReconcile sorts every Lance row against the records", () => {
     ]);
   });
 
+  test("each listing may come in any order, and rows of chunks no record knows are orphans wherever their ids sort, once per generation", () => {
+    const records = [record("m", { generation: 2, committed_generation: 2 }), record("c", { generation: 5, committed_generation: 5 }), record("x", { generation: 1, committed_generation: 1 })];
+    const keys = [key("z", 1), key("x", 1), key("a", 3), key("m", 2), key("d", 1), key("c", 5), key("a", 3), key("m", 2), key("a", 1)];
+    const plan = planReconcile(records, keys, SCAN_START);
+    expect(plan.orphans).toEqual([key("a", 1), key("a", 3), key("d", 1), key("z", 1)]);
+    expect(plan.duplicates.map((r) => r.chunk_id)).toEqual(["m"]);
+    expect(plan.missing).toEqual([]);
+  });
+
   test("a rewrite in flight whose committed version lost its row is missing too: search could not serve it", () => {
     const plan = planReconcile([record("a", { status: "pending", generation: 9, committed_generation: 4 })], [key("a", 9)], SCAN_START);
     expect(plan.missing.map((r) => r.chunk_id)).toEqual(["a"]);
