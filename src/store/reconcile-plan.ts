@@ -26,8 +26,9 @@ export interface ReconcilePlan {
  * Both listings are sorted by chunk id and walked side by side, so nothing
  * is held per chunk beyond the listings themselves. Over listings of 1M
  * chunks, the maps this used before (each chunk's rows by generation) took
- * 363 MB at their peak, the walk 75 MB, in 4.4 s against 3.8 s; at 1M
- * chunks a reconcile beside freshly loaded caches set the store's peak.
+ * 363 MB at their peak, the walk 75 MB, in 4.4 s against 3.8 s. In
+ * bench:scale the store's peak at 1M chunks (2,034 MB) came as a timed
+ * reconcile fell due, seconds after the caches had been loaded anew.
  */
 export function planReconcile(records: readonly RecordRow[], keys: readonly VectorKey[], scanStart: number): ReconcilePlan {
   const sortedRecords = [...records].sort((a, b) => byChunkId(a.chunk_id, b.chunk_id));
