@@ -1,9 +1,10 @@
 /**
  * Imported first by the benchmark and its store process: the store's own
- * pool sizing (src/store/lance-env.ts) runs before anything loads
- * LanceDB, so the raw reference in this process gets the same pool as the
- * store and what is measured is the store's choice (or the user's). The
- * store process inherits the variable.
+ * LanceDB settings (src/store/lance-env.ts: the thread pool, an index
+ * build's shuffle buffer) apply before anything loads LanceDB, so the raw
+ * reference in this process gets the same ones as the store and what is
+ * measured is the store's choice (or the user's). The store process
+ * inherits the variables.
  */
 import { lanceThreadsPreset } from "../../src/store/lance-env.js";
 

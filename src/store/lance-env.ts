@@ -27,7 +27,7 @@ if (!lanceThreadsPreset) process.env.LANCE_CPU_THREADS = String(Math.max(MIN_LAN
  * MiB: 1,016 MB). The price is more ranges to read back per partition, from
  * a local temporary directory even for a store on object storage.
  */
-export const SHUFFLE_BATCH_BYTES = 32 * 2 ** 20;
+const SHUFFLE_BATCH_BYTES = 32 * 2 ** 20;
 process.env.LANCE_SHUFFLE_BATCH_BYTES ||= String(SHUFFLE_BATCH_BYTES);
 
 // Lance logs a deprecation warning on every index-statistics call unless told which behaviour to use.
