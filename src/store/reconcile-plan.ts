@@ -24,11 +24,12 @@ export interface ReconcilePlan {
  * listed: its row may simply not have been in the listing.
  *
  * Both listings are sorted by chunk id and walked side by side, so nothing
- * is held per chunk beyond the listings themselves. Over listings of 1M
- * chunks, the maps this used before (each chunk's rows by generation) took
- * 363 MB at their peak, the walk 75 MB, in 4.4 s against 3.8 s. In
- * bench:scale the store's peak at 1M chunks (2,034 MB) came as a timed
- * reconcile fell due, seconds after the caches had been loaded anew.
+ * is held per chunk beyond the listings themselves. On bench:scale's store
+ * of 1M chunks, a full reconcile (verify) raised the process's peak by 855
+ * MB in 16.8 s with the maps this used before (each chunk's rows by
+ * generation), and by 534-546 MB in 13.1-13.8 s with the walk. There the
+ * store's peak (2,034 MB) came when, by its timer, a reconcile fell due
+ * seconds after the caches had been loaded anew.
  */
 export function planReconcile(records: readonly RecordRow[], keys: readonly VectorKey[], scanStart: number): ReconcilePlan {
   const sortedRecords = [...records].sort((a, b) => byChunkId(a.chunk_id, b.chunk_id));
