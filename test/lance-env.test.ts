@@ -7,6 +7,13 @@ import { useTempDirs } from "./helpers/tmp.js";
 
 const tmp = useTempDirs();
 
+/** The LanceDB variables a process sees once the store's LanceDB module has loaded, given these in its environment. */
+async function lanceEnv(env: Record<string, string>): Promise<{ threads?: string; shuffleBatchBytes?: string }> {
+  const result = await runTs("test/fixtures/lance-env.ts", [], env);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
 describe("LanceDB's thread pool", () => {
   test(`with no pool size set, the store gives LanceDB at least 8 threads and a full-text index over 60,000 rows builds on this ${cpus().length}-core machine`, async () => {
     // Unset (empty counts as unset): the store's own choice applies. With the
@@ -20,23 +27,17 @@ describe("LanceDB's thread pool", () => {
   }, 300_000);
 
   test("a pool size the user chose is kept", async () => {
-    const result = await runTs("test/fixtures/lance-env.ts", [], { LANCE_CPU_THREADS: "12" });
-    expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ threads: "12" });
+    expect(await lanceEnv({ LANCE_CPU_THREADS: "12" })).toMatchObject({ threads: "12" });
   });
 });
 
 describe("LanceDB's index-build buffer", () => {
   test("with none set, an ANN build's shuffle gathers at most 32 MiB before writing, not LanceDB's 128 MiB", async () => {
-    const result = await runTs("test/fixtures/lance-env.ts", [], { LANCE_SHUFFLE_BATCH_BYTES: "" });
-    expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ shuffleBatchBytes: String(32 * 2 ** 20) });
+    expect(await lanceEnv({ LANCE_SHUFFLE_BATCH_BYTES: "" })).toMatchObject({ shuffleBatchBytes: String(32 * 2 ** 20) });
   });
 
   test("a size the user chose is kept", async () => {
-    const result = await runTs("test/fixtures/lance-env.ts", [], { LANCE_SHUFFLE_BATCH_BYTES: "268435456" });
-    expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ shuffleBatchBytes: "268435456" });
+    expect(await lanceEnv({ LANCE_SHUFFLE_BATCH_BYTES: "268435456" })).toMatchObject({ shuffleBatchBytes: "268435456" });
   });
 });
 
