@@ -1,14 +1,19 @@
-import { cpus } from "node:os";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { scratchDuring } from "../src/store/lance-scratch.js";
 import { Watchdog } from "../src/store/watchdog.js";
-import { runTs } from "./helpers/processes.js";
+import { collect, runTs, spawnTs } from "./helpers/processes.js";
 import { openStore } from "./helpers/store.js";
 import { useTempDirs } from "./helpers/tmp.js";
 
 const tmp = useTempDirs();
 
 /** The LanceDB variables a process sees once the store's LanceDB module has loaded, given these in its environment. */
-async function lanceEnv(env: Record<string, string>): Promise<{ threads?: string; shuffleBatchBytes?: string }> {
+async function lanceEnv(env: Record<string, string>): Promise<{ threads?: string; shuffleBatchBytes?: string; tmpdir: string; pid: number }> {
   const result = await runTs("test/fixtures/lance-env.ts", [], env);
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout);
@@ -38,6 +43,62 @@ describe("LanceDB's index-build buffer", () => {
 
   test("a size the user chose is kept", async () => {
     expect(await lanceEnv({ LANCE_SHUFFLE_BATCH_BYTES: "268435456" })).toMatchObject({ shuffleBatchBytes: "268435456" });
+  });
+});
+
+describe("LanceDB's temporary files", () => {
+  const SCRATCH = "retrieval-mcp-lance-";
+
+  test("an ANN build leaves none of its shuffle files behind, and the process's own temp directory goes when it exits", async () => {
+    const base = tmp();
+    // LanceDB 0.31 left every build's shuffle (shuffle_data.lance and the like) in the temp directory.
+    const worker = await collect(spawnTs("test/fixtures/ann-worker.ts", [tmp(), "1200", "1000"], { TMPDIR: base }));
+    expect(worker.code, worker.stderr).toBe(0);
+    const built = JSON.parse(worker.stdout.trim().split("\n").at(-1)!) as { built: boolean; temp_files: string[] };
+    expect(built.built).toBe(true);
+    expect(built.temp_files).toEqual([]);
+    expect(readdirSync(base).filter((name) => name.startsWith(SCRATCH))).toEqual([]);
+  }, 300_000);
+
+  test("shuffle files are removed only once no work that can shuffle runs in the process, and nothing else in its temp directory is", async () => {
+    // This process loaded the store's LanceDB module (through the helpers), so its temp directory is its own.
+    const scratch = tmpdir();
+    expect(basename(scratch)).toMatch(new RegExp(`^${SCRATCH}${process.pid}-`));
+    const shuffle = join(scratch, ".tmpShuffle");
+    const other = join(scratch, ".tmpOther");
+    let finishOther!: () => void;
+    const otherBuild = scratchDuring(() => new Promise<void>((resolve) => (finishOther = resolve)));
+    await scratchDuring(async () => {
+      mkdirSync(shuffle);
+      writeFileSync(join(shuffle, "shuffle_data.lance"), "rows by partition");
+      mkdirSync(other);
+      writeFileSync(join(other, "spill.bin"), "not a shuffle");
+    });
+    // The other build may still be reading it.
+    expect(existsSync(join(shuffle, "shuffle_data.lance"))).toBe(true);
+    finishOther();
+    await otherBuild;
+    expect(existsSync(shuffle)).toBe(false);
+    expect(readdirSync(other)).toEqual(["spill.bin"]);
+  });
+
+  test("a store process removes dead processes' temp directories as it starts, keeps live ones', and puts its own beside the one it inherited", async () => {
+    const base = tmp();
+    const exited = spawn(process.execPath, ["-e", ""]);
+    await once(exited, "exit");
+    const dead = join(base, `${SCRATCH}${exited.pid}-abc123`);
+    const live = join(base, `${SCRATCH}${process.pid}-def456`);
+    for (const dir of [dead, live]) {
+      mkdirSync(join(dir, ".tmpLeft"), { recursive: true });
+      writeFileSync(join(dir, ".tmpLeft", "shuffle_data.lance"), "left behind");
+    }
+    // As a child of a store process inherits it.
+    const report = await lanceEnv({ TMPDIR: live });
+    expect(dirname(report.tmpdir)).toBe(base);
+    expect(basename(report.tmpdir)).toMatch(new RegExp(`^${SCRATCH}${report.pid}-`));
+    expect(existsSync(dead)).toBe(false);
+    expect(readdirSync(join(live, ".tmpLeft"))).toEqual(["shuffle_data.lance"]);
+    expect(existsSync(report.tmpdir)).toBe(false);
   });
 });
 

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { claimScratchDir } from "./lance-scratch.js";
 
 /**
  * LanceDB sizes its CPU pool as the number of cores less two reserved for
@@ -29,6 +30,9 @@ if (!lanceThreadsPreset) process.env.LANCE_CPU_THREADS = String(Math.max(MIN_LAN
  */
 const SHUFFLE_BATCH_BYTES = 32 * 2 ** 20;
 process.env.LANCE_SHUFFLE_BATCH_BYTES ||= String(SHUFFLE_BATCH_BYTES);
+
+// Where Lance's temporary files go, so that what its builds leave there can be removed (lance-scratch.ts).
+claimScratchDir();
 
 // Lance logs a deprecation warning on every index-statistics call unless told which behaviour to use.
 process.env.LANCE_INCLUDE_VECTOR_CENTROIDS ??= "false";

@@ -3,6 +3,7 @@ import { StoreError, errorMessage } from "./errors.js";
 import * as lancedb from "./lance.js";
 import type { CommitLock } from "./commit-lock.js";
 import { cachesWantRenewal, type LanceCacheUsage } from "./lance-connection.js";
+import { scratchDuring } from "./lance-scratch.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
 import { releaseFreedMemory, type MemoryRelease } from "./native-memory.js";
@@ -508,7 +509,7 @@ export class VectorTable {
   /** Compacts small fragments, folds new rows into every index and prunes old versions. Returns the new version. */
   async optimize(keepVersionsForMs: number): Promise<number> {
     await this.ensureIndexes();
-    await this.committing((table) => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsForMs) }));
+    await scratchDuring(() => this.committing((table) => table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsForMs) })));
     return this.sync();
   }
 
@@ -534,12 +535,14 @@ export class VectorTable {
 
   /** IVF_HNSW_SQ: a few ms at 100k rows with recall@10 near 0.97 (see `indexed`). */
   async createVectorIndex(rows: number): Promise<number> {
-    await this.committing((table) =>
-      table.createIndex("vector", {
-        name: VECTOR_INDEX,
-        replace: true,
-        config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: annPartitions(rows) }),
-      }),
+    await scratchDuring(() =>
+      this.committing((table) =>
+        table.createIndex("vector", {
+          name: VECTOR_INDEX,
+          replace: true,
+          config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: annPartitions(rows) }),
+        }),
+      ),
     );
     return this.sync();
   }
