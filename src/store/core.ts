@@ -21,6 +21,7 @@ export const DEFAULTS = {
   gcIntervalMs: 30_000,
   recoveryIntervalMs: 30_000,
   reconcileIntervalMs: 10 * 60_000,
+  reconcileSliceChunks: 50_000,
   embedTimeoutMs: 120_000,
   optimizeAfterCommits: 50,
   optimizeWhenQuietMs: 10_000,

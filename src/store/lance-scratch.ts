@@ -56,6 +56,16 @@ function removeAbandoned(base: string): void {
 let scratch: string | null = null;
 
 /**
+ * The temp directory this process's scratch directory sits in: the one it
+ * started with. For files other users must reach, which the scratch
+ * directory (mode 0700, as mkdtemp makes it) would hide.
+ */
+export function sharedTempDir(): string {
+  const current = tmpdir();
+  return OURS.test(basename(current)) ? dirname(current) : current;
+}
+
+/**
  * Gives this process its scratch directory and points the temp directory
  * at it; call before LanceDB loads (lance-env.ts). A child of another store
  * process inherits that one's directory as its TMPDIR, so its own goes
@@ -64,8 +74,7 @@ let scratch: string | null = null;
  * names the directory.
  */
 export function claimScratchDir(): void {
-  const inherited = tmpdir();
-  const base = OURS.test(basename(inherited)) ? dirname(inherited) : inherited;
+  const base = sharedTempDir();
   removeAbandoned(base);
   let dir: string;
   try {

@@ -56,6 +56,17 @@ export interface RecordRow {
   gc_upto: number | null;
 }
 
+/** A slice of the chunk-id space in byte order: ids past `after`, up to and including `upTo`; null leaves that side open. */
+export interface ChunkIdRange {
+  after: string | null;
+  upTo: string | null;
+}
+
+/** The conditions keeping `column` in the range, each bound written by `bind` (a placeholder or a literal); none for an open side. */
+export function chunkIdRangeConditions(column: string, { after, upTo }: ChunkIdRange, bind: (value: string) => string): string[] {
+  return [...(after === null ? [] : [`${column} > ${bind(after)}`]), ...(upTo === null ? [] : [`${column} <= ${bind(upTo)}`])];
+}
+
 export interface PendingWork {
   chunk_id: string;
   generation: number;
@@ -175,7 +186,14 @@ export interface MetadataStore {
   clearSuperseded(rows: readonly Garbage[]): Promise<number>;
   /** Pending versions whose vectors are not written yet, oldest first, written before `olderThan` (ms). */
   pending(olderThan: number, limit: number): Promise<PendingWork[]>;
-  allRecords(): Promise<RecordRow[]>;
+  /**
+   * The id `places` chunk ids past `after` (from the first id when null),
+   * by byte order, as Lance compares them; null when fewer remain. Pages a
+   * walk over all records.
+   */
+  chunkIdAfter(after: string | null, places: number): Promise<string | null>;
+  /** Records with an id past `range.after` and up to `range.upTo`, each bound open when null. */
+  recordsIn(range: ChunkIdRange): Promise<RecordRow[]>;
   records(chunkIds: readonly string[]): Promise<RecordRow[]>;
   counts(): Promise<StatusCounts>;
   tombstoneCount(): Promise<number>;

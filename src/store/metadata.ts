@@ -10,6 +10,7 @@ import { registerSqlFunctions } from "./sql-functions.js";
 import type {
   ChunkRow,
   ChunkVersionRow,
+  ChunkIdRange,
   ChunkWrite,
   Garbage,
   LiveChunk,
@@ -23,10 +24,14 @@ import type {
   SnapshotView,
   StatusCounts,
 } from "./metadata-store.js";
+import { chunkIdRangeConditions } from "./metadata-store.js";
 import type { Filter } from "./schemas.js";
 import { SETTINGS } from "./settings-keys.js";
 
 const now = (): number => Date.now();
+
+const RECORDS_SELECT = `SELECT e.chunk_id, e.status, e.generation, e.vector_committed, e.model, e.state_changed_at, e.gc_upto, c.generation AS committed_generation
+  FROM embedding_records e LEFT JOIN chunks c ON c.chunk_id = e.chunk_id`;
 
 /**
  * Reads one setting without migrating or creating anything: for callers
@@ -386,14 +391,9 @@ export class MetadataDb implements MetadataStore {
          FROM embedding_records e CROSS JOIN pending_chunks p ON p.chunk_id = e.chunk_id
          WHERE e.status = 'pending' AND e.state_changed_at <= ? AND p.vector_written = 0 ORDER BY e.state_changed_at LIMIT ?`,
       ),
-      records: db.prepare<[], RecordRow>(
-        `SELECT e.chunk_id, e.status, e.generation, e.vector_committed, e.model, e.state_changed_at, e.gc_upto, c.generation AS committed_generation
-         FROM embedding_records e LEFT JOIN chunks c ON c.chunk_id = e.chunk_id`,
-      ),
-      recordsByIds: db.prepare<[string], RecordRow>(
-        `SELECT e.chunk_id, e.status, e.generation, e.vector_committed, e.model, e.state_changed_at, e.gc_upto, c.generation AS committed_generation
-         FROM embedding_records e LEFT JOIN chunks c ON c.chunk_id = e.chunk_id WHERE e.chunk_id IN (SELECT value FROM json_each(?))`,
-      ),
+      nthChunkId: db.prepare<[number], { chunk_id: string }>("SELECT chunk_id FROM embedding_records ORDER BY chunk_id LIMIT 1 OFFSET ?"),
+      nthChunkIdAfter: db.prepare<[string, number], { chunk_id: string }>("SELECT chunk_id FROM embedding_records WHERE chunk_id > ? ORDER BY chunk_id LIMIT 1 OFFSET ?"),
+      recordsByIds: db.prepare<[string], RecordRow>(`${RECORDS_SELECT} WHERE e.chunk_id IN (SELECT value FROM json_each(?))`),
       // A new pending version copied from the committed one: the re-write of a vector Lance lost, duplicated or holds for another model.
       pendingFromCommitted: db.prepare(
         `INSERT INTO pending_chunks (chunk_id, generation, collection, doc_id, text, metadata, content_hash, prev_generation, write_set, vector_written, created_at, updated_at)
@@ -799,8 +799,17 @@ export class MetadataDb implements MetadataStore {
     return this.stmts.pending.all(olderThan, limit);
   }
 
-  async allRecords(): Promise<RecordRow[]> {
-    return this.stmts.records.all();
+  async chunkIdAfter(after: string | null, places: number): Promise<string | null> {
+    const row = after === null ? this.stmts.nthChunkId.get(places - 1) : this.stmts.nthChunkIdAfter.get(after, places - 1);
+    return row?.chunk_id ?? null;
+  }
+
+  async recordsIn(range: ChunkIdRange): Promise<RecordRow[]> {
+    // Each open side is an absent condition, not one that is always true, so SQLite walks the primary key over the range alone.
+    const values: string[] = [];
+    const conditions = chunkIdRangeConditions("e.chunk_id", range, (value) => (values.push(value), "?"));
+    const where = conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
+    return this.statementCache.get(`${RECORDS_SELECT}${where} ORDER BY e.chunk_id`).all(...values) as RecordRow[];
   }
 
   async records(chunkIds: readonly string[]): Promise<RecordRow[]> {

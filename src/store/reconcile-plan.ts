@@ -24,17 +24,12 @@ export interface ReconcilePlan {
  * listed: its row may simply not have been in the listing.
  *
  * Both listings are sorted by chunk id and walked side by side, so nothing
- * is held per chunk beyond the listings themselves. On bench:scale's store
- * of 1M chunks, a full reconcile (verify) raised the process's peak by 855
- * MB in 16.8 s with the maps this used before (each chunk's rows by
- * generation), and by 534-546 MB in 13.1-13.8 s with the walk. There the
- * store's peak (2,034 MB) came when, by its timer, a reconcile fell due
- * seconds after the caches had been loaded anew.
+ * is held per chunk beyond the listings themselves. Listings of one slice
+ * of the chunk ids at a time (verify.ts) add their findings to `plan`.
  */
-export function planReconcile(records: readonly RecordRow[], keys: readonly VectorKey[], scanStart: number): ReconcilePlan {
+export function planReconcile(records: readonly RecordRow[], keys: readonly VectorKey[], scanStart: number, plan: ReconcilePlan = emptyPlan()): ReconcilePlan {
   const sortedRecords = [...records].sort((a, b) => byChunkId(a.chunk_id, b.chunk_id));
   const sortedKeys = [...keys].sort((a, b) => byChunkId(a.chunkId, b.chunkId) || a.generation - b.generation);
-  const plan: ReconcilePlan = { orphans: [], duplicates: [], missing: [], pending: [], tombstones: [], superseded: [] };
   let next = 0;
   // Rows of one chunk: each generation no version owns is one orphan, however many rows it has (deleteExactly takes them all).
   const sortRows = (chunkId: string, record: RecordRow | undefined): number => {
@@ -64,6 +59,8 @@ export function planReconcile(records: readonly RecordRow[], keys: readonly Vect
   sortUnknownBefore();
   return plan;
 }
+
+export const emptyPlan = (): ReconcilePlan => ({ orphans: [], duplicates: [], missing: [], pending: [], tombstones: [], superseded: [] });
 
 /** Code-unit order, the same on both sides of the walk (localeCompare would not be). */
 const byChunkId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

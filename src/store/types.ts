@@ -40,6 +40,8 @@ export interface StoreOptions extends StoreLocation {
   /** A pending record older than this is presumed abandoned (its writer crashed) and re-driven. */
   recoveryIntervalMs?: number;
   reconcileIntervalMs?: number;
+  /** Chunks a reconcile lists from each side at a time (see verify.ts). */
+  reconcileSliceChunks?: number;
   embedTimeoutMs?: number;
   /** Lance commits after which `optimize()` compacts and prunes versions. */
   optimizeAfterCommits?: number;

@@ -5,6 +5,7 @@ import type { CommitLock } from "./commit-lock.js";
 import { cachesWantRenewal, type LanceCacheUsage } from "./lance-connection.js";
 import { scratchDuring } from "./lance-scratch.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
+import { chunkIdRangeConditions, type ChunkIdRange } from "./metadata-store.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
 import { releaseFreedMemory, type MemoryRelease } from "./native-memory.js";
 import { liveIndexBytes, TableHandle } from "./table-handle.js";
@@ -467,8 +468,13 @@ export class VectorTable {
   }
 
   /** Every (chunk_id, generation) the table holds, duplicates included. */
-  async keys(): Promise<VectorKey[]> {
-    const result = await this.handle.use((table) => table.query().select(["chunk_id", "generation"]).toArrow());
+  /** The (chunk, generation) of every row whose chunk id is in the range (by byte order, as SQLite and PostgreSQL compare it). */
+  async keys(range: ChunkIdRange): Promise<VectorKey[]> {
+    const where = chunkIdRangeConditions("chunk_id", range, sqlString).join(" AND ");
+    const result = await this.handle.use((table) => {
+      const query = table.query().select(["chunk_id", "generation"]);
+      return (where ? query.where(where) : query).toArrow();
+    });
     const ids = result.getChild("chunk_id")!;
     const gens = result.getChild("generation")!;
     const keys: VectorKey[] = new Array(result.numRows);

@@ -1,6 +1,6 @@
 import type { StoreCore } from "./core.js";
 import { StoreError } from "./errors.js";
-import { describePlan, planReconcile } from "./reconcile-plan.js";
+import { describePlan, emptyPlan, planReconcile } from "./reconcile-plan.js";
 import { DEFAULT_TABLE, SETTINGS } from "./settings-keys.js";
 import type { VerifyReport } from "./types.js";
 import { quarantineNewestManifest } from "./lance-manifest.js";
@@ -20,9 +20,21 @@ export async function reconcile(core: StoreCore, writer: Writer, repair: boolean
   const table = repair && (await core.meta.counts()).chunks > 0 ? await core.vectors() : await core.vectorsIfBound();
   const scanStart = Date.now();
   if (table) await core.catchUp(table);
-  const keys = table ? await table.keys() : [];
-  const records = await core.meta.allRecords();
-  const plan = planReconcile(records, keys, scanStart);
+  const plan = emptyPlan();
+  const checked = { records: 0, lance_rows: 0 };
+  for (let after: string | null = null; ; ) {
+    // The slice's end is fixed before either side is listed, and Lance is listed first: a version's record is
+    // written before its row, so every row listed has its record listed too, and is never taken for an orphan.
+    const upTo = await core.meta.chunkIdAfter(after, core.options.reconcileSliceChunks);
+    const range = { after, upTo };
+    const keys = table ? await table.keys(range) : [];
+    const records = await core.meta.recordsIn(range);
+    planReconcile(records, keys, scanStart, plan);
+    checked.records += records.length;
+    checked.lance_rows += keys.length;
+    if (upTo === null) break;
+    after = upTo;
+  }
   const problems = describePlan(plan);
   if (repair && table) {
     if (plan.orphans.length > 0) {
@@ -38,7 +50,7 @@ export async function reconcile(core: StoreCore, writer: Writer, repair: boolean
     await core.meta.rependCommitted(redo.map((r) => ({ chunk_id: r.chunk_id, generation: r.generation })));
     await writer.drive((await core.meta.pending(Date.now(), Number.MAX_SAFE_INTEGER)).filter((w) => ids.has(w.chunk_id)));
   }
-  return { ok: problems.length === 0, checked: { records: records.length, lance_rows: keys.length }, problems, repaired: repair };
+  return { ok: problems.length === 0, checked, problems, repaired: repair };
 }
 
 /**

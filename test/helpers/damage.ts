@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import * as lancedb from "../../src/store/lance.js";
+import { sqlString } from "../../src/store/sql-literal.js";
 import { toArrowTable, vectorSchema } from "../../src/store/vector-table.js";
 
 /** Writes a vector row straight into Lance for a chunk SQLite has never heard of, as a crashed or buggy writer might. */
@@ -44,6 +45,18 @@ export function generations(dataDir: string): Map<string, number> {
   try {
     const rows = db.prepare("SELECT chunk_id, generation FROM embedding_records WHERE status != 'tombstone'").all() as { chunk_id: string; generation: number }[];
     return new Map(rows.map((r) => [r.chunk_id, r.generation]));
+  } finally {
+    db.close();
+  }
+}
+
+/** Deletes a chunk's rows straight from Lance, as a lost write would leave it. */
+export async function deleteLanceRows(dataDir: string, chunkId: string): Promise<void> {
+  const db = await lancedb.connect(join(dataDir, "lance"));
+  try {
+    const table = await db.openTable("chunks");
+    await table.delete(`chunk_id = ${sqlString(chunkId)}`);
+    table.close();
   } finally {
     db.close();
   }
