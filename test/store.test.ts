@@ -503,11 +503,13 @@ describe("status and maintenance", () => {
     await store.close();
   });
 
-  test("a timed reconcile is left to a later round while an ANN build runs, and runs once none does: at 1M chunks the two together made the store's memory peak", async () => {
+  test("a timed reconcile is left to a later round while an ANN build runs (the build sets the store's memory peak), runs once none does, and logs what it found", async () => {
     const { fired: released, fire: release } = signal();
     const { fired: building, fire: started } = signal();
+    const logged: string[] = [];
     const store = await openStore(tmp(), {
       background: true,
+      log: (line) => logged.push(line),
       annMinRows: 300,
       reconcileIntervalMs: 50,
       // Only reconciles record a recovery here: plain recovery rounds would come every hour.
@@ -542,6 +544,8 @@ describe("status and maintenance", () => {
     let after = await nextRecovery(buildEnds);
     while (after.reconcile === RECONCILE_WAITS) after = await nextRecovery(after.at);
     expect(after.reconcile).toEqual([]);
+    // A timed reconcile that ran says so in the log.
+    expect(logged.filter((line) => line.startsWith("reconciled")).at(-1)).toMatch(/^reconciled 400 records with 400 Lance rows in \d+\.\d s: nothing to repair$/);
     expect((await store.status()).lance?.index).toMatchObject({ indexed_rows: 400 });
     await store.close();
   });

@@ -467,8 +467,7 @@ export class VectorTable {
     return out;
   }
 
-  /** Every (chunk_id, generation) the table holds, duplicates included. */
-  /** The (chunk, generation) of every row whose chunk id is in the range (by byte order, as SQLite and PostgreSQL compare it). */
+  /** The (chunk_id, generation) of every row whose chunk id is in the range (byte order, as SQLite and PostgreSQL compare), duplicates included. */
   async keys(range: ChunkIdRange): Promise<VectorKey[]> {
     const where = chunkIdRangeConditions("chunk_id", range, sqlString).join(" AND ");
     const result = await this.handle.use((table) => {
