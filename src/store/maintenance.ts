@@ -47,13 +47,13 @@ const ANN_RETRAIN_GROWTH = 1.25;
 const ANN_RETRAIN_FORCED_GROWTH = 4;
 
 /** What a timed recovery's report says in `reconcile` (instead of the problems found) when it left the reconcile for an ANN build. */
+export const RECONCILE_WAITS = "left to the next round: an ANN index build is running";
+
 /** What a timed reconcile logs: what it read, how long it took, what it found (repaired where it could). */
-export function reconcileLine({ checked, problems }: VerifyReport, ms: number): string {
+function reconcileLine({ checked, problems }: VerifyReport, ms: number): string {
   const found = problems.length === 0 ? "nothing to repair" : `found ${problems.map((p) => `${p.kind} ${p.count}`).join(", ")}`;
   return `reconciled ${checked.records} records with ${checked.lance_rows} Lance rows in ${(ms / 1000).toFixed(1)} s: ${found}`;
 }
-
-export const RECONCILE_WAITS = "left to the next round: an ANN index build is running";
 
 /** What an optimize report's `ann_training` says of the ANN index: a training began, or one is due and waits for writes to pause. */
 export const ANN_TRAINING = { started: "started", waiting: "waits for writes to pause" } as const;
