@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { processAlive } from "../process-alive.js";
 
 /**
  * LanceDB 0.31 (its Lance is 8.0) leaves every ANN index build's shuffle
@@ -24,16 +25,6 @@ import { basename, dirname, join } from "node:path";
 const PREFIX = "retrieval-mcp-lance-";
 const OURS = new RegExp(`^${PREFIX}(\\d+)-`);
 
-/** Whether a process with this pid exists (EPERM: it does, under another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Removes the scratch directories under `base` of processes no longer alive; another user's stay (not ours to remove). */
 function removeAbandoned(base: string): void {
   let names: string[];
@@ -44,7 +35,7 @@ function removeAbandoned(base: string): void {
   }
   for (const name of names) {
     const pid = Number(OURS.exec(name)?.[1]);
-    if (!pid || alive(pid)) continue;
+    if (!pid || processAlive(pid)) continue;
     try {
       rmSync(join(base, name), { recursive: true, force: true });
     } catch {

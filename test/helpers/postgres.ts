@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { processAlive } from "../../src/process-alive.js";
 import { lockKeys } from "../../src/store/postgres/locks.js";
 
 /**
@@ -69,15 +70,6 @@ function pgCommand(bin: string, tool: string, args: string[]): [string, string[]
   return process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", join(bin, tool), ...args]] : [join(bin, tool), args];
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Clusters of earlier runs whose test process died before its teardown
  * (killed, or interrupted twice): each records its owner's pid. Stopped
@@ -92,7 +84,7 @@ function stopAbandoned(bin: string): void {
     } catch {
       continue;
     }
-    if (!Number.isInteger(owner) || alive(owner)) continue;
+    if (!Number.isInteger(owner) || processAlive(owner)) continue;
     spawnSync(...pgCommand(bin, "pg_ctl", ["-D", join(dir, "data"), "-m", "immediate", "stop"]));
     rmSync(dir, { recursive: true, force: true });
   }
