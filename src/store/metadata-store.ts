@@ -62,10 +62,19 @@ export interface ChunkIdRange {
   upTo: string | null;
 }
 
-/** The conditions keeping `column` in the range, each bound written by `bind` (a placeholder or a literal); none for an open side. */
-export function chunkIdRangeConditions(column: string, { after, upTo }: ChunkIdRange, bind: (value: string) => string): string[] {
-  return [...(after === null ? [] : [`${column} > ${bind(after)}`]), ...(upTo === null ? [] : [`${column} <= ${bind(upTo)}`])];
+/**
+ * The condition keeping `column` in the range, each bound written by `bind`
+ * (a placeholder or a literal); null when both sides are open. An open side
+ * is an absent condition, not one that is always true, so SQLite and
+ * PostgreSQL walk the primary key over the range alone.
+ */
+export function chunkIdRangeCondition(column: string, { after, upTo }: ChunkIdRange, bind: (value: string) => string): string | null {
+  const conditions = [...(after === null ? [] : [`${column} > ${bind(after)}`]), ...(upTo === null ? [] : [`${column} <= ${bind(upTo)}`])];
+  return conditions.length > 0 ? conditions.join(" AND ") : null;
 }
+
+/** ` WHERE <condition>`, or nothing for no condition. */
+export const whereClause = (condition: string | null): string => (condition === null ? "" : ` WHERE ${condition}`);
 
 export interface PendingWork {
   chunk_id: string;

@@ -24,7 +24,7 @@ import type {
   SnapshotView,
   StatusCounts,
 } from "./metadata-store.js";
-import { chunkIdRangeConditions } from "./metadata-store.js";
+import { chunkIdRangeCondition, whereClause } from "./metadata-store.js";
 import type { Filter } from "./schemas.js";
 import { SETTINGS } from "./settings-keys.js";
 
@@ -391,8 +391,6 @@ export class MetadataDb implements MetadataStore {
          FROM embedding_records e CROSS JOIN pending_chunks p ON p.chunk_id = e.chunk_id
          WHERE e.status = 'pending' AND e.state_changed_at <= ? AND p.vector_written = 0 ORDER BY e.state_changed_at LIMIT ?`,
       ),
-      nthChunkId: db.prepare<[number], { chunk_id: string }>("SELECT chunk_id FROM embedding_records ORDER BY chunk_id LIMIT 1 OFFSET ?"),
-      nthChunkIdAfter: db.prepare<[string, number], { chunk_id: string }>("SELECT chunk_id FROM embedding_records WHERE chunk_id > ? ORDER BY chunk_id LIMIT 1 OFFSET ?"),
       recordsByIds: db.prepare<[string], RecordRow>(`${RECORDS_SELECT} WHERE e.chunk_id IN (SELECT value FROM json_each(?))`),
       // A new pending version copied from the committed one: the re-write of a vector Lance lost, duplicated or holds for another model.
       pendingFromCommitted: db.prepare(
@@ -800,15 +798,15 @@ export class MetadataDb implements MetadataStore {
   }
 
   async chunkIdAfter(after: string | null, places: number): Promise<string | null> {
-    const row = after === null ? this.stmts.nthChunkId.get(places - 1) : this.stmts.nthChunkIdAfter.get(after, places - 1);
+    const values: (string | number)[] = [];
+    const where = whereClause(chunkIdRangeCondition("chunk_id", { after, upTo: null }, (value) => (values.push(value), "?")));
+    const row = this.statementCache.get(`SELECT chunk_id FROM embedding_records${where} ORDER BY chunk_id LIMIT 1 OFFSET ?`).get(...values, places - 1) as { chunk_id: string } | undefined;
     return row?.chunk_id ?? null;
   }
 
   async recordsIn(range: ChunkIdRange): Promise<RecordRow[]> {
-    // Each open side is an absent condition, not one that is always true, so SQLite walks the primary key over the range alone.
     const values: string[] = [];
-    const conditions = chunkIdRangeConditions("e.chunk_id", range, (value) => (values.push(value), "?"));
-    const where = conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
+    const where = whereClause(chunkIdRangeCondition("e.chunk_id", range, (value) => (values.push(value), "?")));
     return this.statementCache.get(`${RECORDS_SELECT}${where} ORDER BY e.chunk_id`).all(...values) as RecordRow[];
   }
 

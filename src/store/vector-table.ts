@@ -5,7 +5,7 @@ import type { CommitLock } from "./commit-lock.js";
 import { cachesWantRenewal, type LanceCacheUsage } from "./lance-connection.js";
 import { scratchDuring } from "./lance-scratch.js";
 import { corruptionMessage, findBrokenManifests } from "./lance-manifest.js";
-import { chunkIdRangeConditions, type ChunkIdRange } from "./metadata-store.js";
+import { chunkIdRangeCondition, type ChunkIdRange } from "./metadata-store.js";
 import { sqlInteger, sqlString } from "./sql-literal.js";
 import { releaseFreedMemory, type MemoryRelease } from "./native-memory.js";
 import { liveIndexBytes, TableHandle } from "./table-handle.js";
@@ -469,7 +469,7 @@ export class VectorTable {
 
   /** The (chunk_id, generation) of every row whose chunk id is in the range (byte order, as SQLite and PostgreSQL compare), duplicates included. */
   async keys(range: ChunkIdRange): Promise<VectorKey[]> {
-    const where = chunkIdRangeConditions("chunk_id", range, sqlString).join(" AND ");
+    const where = chunkIdRangeCondition("chunk_id", range, sqlString);
     const result = await this.handle.use((table) => {
       const query = table.query().select(["chunk_id", "generation"]);
       return (where ? query.where(where) : query).toArrow();

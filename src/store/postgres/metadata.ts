@@ -2,7 +2,7 @@ import type pg from "pg";
 import { modelKey, type EmbedderInfo } from "../../embed/embedder.js";
 import { StoreError } from "../errors.js";
 import { SAMPLE_BLOCK_ROWS, sampleStarts, type FilterSample } from "../filter-sample.js";
-import { chunkIdRangeConditions } from "../metadata-store.js";
+import { chunkIdRangeCondition, whereClause } from "../metadata-store.js";
 import type {
   ChunkIdRange,
   ChunkRow,
@@ -572,18 +572,15 @@ export class PostgresMetadata implements MetadataStore {
 
   // chunk_id is COLLATE "C" (bytewise, as Lance compares), so these walk the primary key.
   async chunkIdAfter(after: string | null, places: number): Promise<string | null> {
-    const [row] = await rows<{ chunk_id: string }>(
-      this.pool,
-      `SELECT chunk_id FROM embedding_records${after === null ? "" : " WHERE chunk_id > $2"} ORDER BY chunk_id LIMIT 1 OFFSET $1`,
-      after === null ? [places - 1] : [places - 1, after],
-    );
+    const params = new SqlParams();
+    const where = whereClause(chunkIdRangeCondition("chunk_id", { after, upTo: null }, (value) => params.add(value)));
+    const [row] = await rows<{ chunk_id: string }>(this.pool, `SELECT chunk_id FROM embedding_records${where} ORDER BY chunk_id LIMIT 1 OFFSET ${params.add(places - 1)}`, params.values);
     return row?.chunk_id ?? null;
   }
 
   async recordsIn(range: ChunkIdRange): Promise<RecordRow[]> {
     const params = new SqlParams();
-    const conditions = chunkIdRangeConditions("e.chunk_id", range, (value) => params.add(value));
-    const where = conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
+    const where = whereClause(chunkIdRangeCondition("e.chunk_id", range, (value) => params.add(value)));
     return rows<RecordRow>(this.pool, `SELECT ${RECORD_COLUMNS} FROM embedding_records e LEFT JOIN chunks c ON c.chunk_id = e.chunk_id${where} ORDER BY e.chunk_id`, params.values);
   }
 
