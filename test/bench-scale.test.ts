@@ -81,7 +81,7 @@ describe("checkTargets", () => {
       embedding: { chunks: 10_000, ms: 500 },
       events: [],
       largestUnindexed: 0,
-      atEnd: { lanceRows: chunks, indexes: [], lastOptimize: null, running: 0 },
+      atEnd: { lanceRows: chunks, indexes: [], fragments: null, lastOptimize: null, running: 0 },
     },
     store: {
       vector: series(10, 12, 0.8),

@@ -61,6 +61,7 @@ function observation(status: StatusReport): Observation {
   return {
     lanceRows: status.lance?.rows ?? null,
     indexes: indexesIn(status.lance),
+    fragments: status.lance ? { all: status.lance.fragments, small: status.lance.small_fragments } : null,
     running: status.maintenance_running.length,
     lastOptimize: last ? { at: last.at, took_ms: last.took_ms, ok: last.ok, ...(typeof last.ann_training === "string" ? { ann_training: last.ann_training } : {}) } : null,
   };
