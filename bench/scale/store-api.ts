@@ -22,7 +22,10 @@ export interface Observation {
    * null before the first write. The raw reference is compacted into one
    * before its searches; at 1M the store's 8 fragments (5 small) cost its
    * vector search about 2-3 ms of the gap to raw (25.2 against 23.0 ms p50
-   * once compacted into one, raw 19.6).
+   * once compacted into one, raw 19.6). Lance merges only fragments its
+   * indexes cover alike, so they stay apart until the first optimize after
+   * an ANN retraining, which then merges them all: 310 s at 1M, after the
+   * checkpoint's searches unless writes follow the retraining.
    */
   fragments: { all: number; small: number } | null;
   lastOptimize: { at: string; took_ms: number; ok: boolean; ann_training?: string } | null;
