@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { checkpointsFor } from "../bench/scale/ingest.js";
-import type { SeriesResult, StoreSeries } from "../bench/scale/results.js";
+import type { CheckpointResult, SeriesResult, StoreSeries } from "../bench/scale/results.js";
 import { indexesIn } from "../bench/scale/store-api.js";
+import { renderReport } from "../bench/scale/report.js";
 import { checkTargets, type TargetInput } from "../bench/scale/targets.js";
 import { RunningTopK, mergeTopK } from "../bench/scale/truth.js";
 import { makeRandom } from "../bench/store/corpus.js";
@@ -67,33 +68,33 @@ describe("checkpointsFor", () => {
   });
 });
 
-describe("checkTargets", () => {
-  const series = (p50: number, p95: number, recall: number | null = null): SeriesResult => ({ latency: { p50, p95, mean: p50 }, queries: 100, hitsPerQuery: 10, violations: 0, recall });
-  const checkpoint = (chunks: number, hybridP50: number, peakMb: number): TargetInput => ({
-    chunks,
-    ingest: {
-      from: 0,
-      to: chunks,
-      batched: { chunks: 10_000, ms: 2_000, embedMs: 500, commits: 10 },
-      singles: { chunks: 1_000, ms: 1_100, embedMs: 100, commits: 30 },
-      singlesConcurrency: 64,
-      raw: { chunks: 10_000, ms: 1_000, commits: 10, compactMs: 0 },
-      embedding: { chunks: 10_000, ms: 500 },
-      events: [],
-      largestUnindexed: 0,
-      atEnd: { lanceRows: chunks, indexes: [], fragments: null, lastOptimize: null, running: 0 },
-    },
-    store: {
-      vector: series(10, 12, 0.8),
-      "vector, passages": series(10, 12, 0.96),
-      keyword: series(16, 20),
-      hybrid: series(hybridP50, 40),
-      "hybrid + filter 1%": series(30, 80),
-      "hybrid + filter 30%": series(30, 81),
-    } satisfies Record<StoreSeries, SeriesResult>,
-    memory: { storeRssMb: 100, storePeakRssMb: peakMb, storeLanceCacheMb: 10, storeJsHeapMb: 10, storeLiveIndexMb: 5, benchPeakRssMb: 100 },
-  });
+const series = (p50: number, p95: number, recall: number | null = null): SeriesResult => ({ latency: { p50, p95, mean: p50 }, queries: 100, hitsPerQuery: 10, violations: 0, recall });
+const checkpoint = (chunks: number, hybridP50: number, peakMb: number): TargetInput => ({
+  chunks,
+  ingest: {
+    from: 0,
+    to: chunks,
+    batched: { chunks: 10_000, ms: 2_000, embedMs: 500, commits: 10 },
+    singles: { chunks: 1_000, ms: 1_100, embedMs: 100, commits: 30 },
+    singlesConcurrency: 64,
+    raw: { chunks: 10_000, ms: 1_000, commits: 10, compactMs: 0 },
+    embedding: { chunks: 10_000, ms: 500 },
+    events: [],
+    largestUnindexed: 0,
+    atEnd: { lanceRows: chunks, indexes: [], fragments: null, lastOptimize: null, running: 0 },
+  },
+  store: {
+    vector: series(10, 12, 0.8),
+    "vector, passages": series(10, 12, 0.96),
+    keyword: series(16, 20),
+    hybrid: series(hybridP50, 40),
+    "hybrid + filter 1%": series(30, 80),
+    "hybrid + filter 30%": series(30, 81),
+  } satisfies Record<StoreSeries, SeriesResult>,
+  memory: { storeRssMb: 100, storePeakRssMb: peakMb, storeLanceCacheMb: 10, storeJsHeapMb: 10, storeLiveIndexMb: 5, benchPeakRssMb: 100 },
+});
 
+describe("checkTargets", () => {
   it("checks each target at 1M, growth against 100k, and says met or missed from the numbers", () => {
     const rows = checkTargets([checkpoint(100_000, 10, 500), checkpoint(1_000_000, 25, 2_100)]);
     const verdicts = Object.fromEntries(rows.map((r) => [r.target, r.verdict]));
@@ -116,5 +117,42 @@ describe("checkTargets", () => {
     const rows = checkTargets([checkpoint(100_000, 10, 500)]);
     expect(rows.find((r) => r.target.startsWith("hybrid p50 <= 30"))).toMatchObject({ at: "100,000 (target is for 1,000,000)", verdict: "met" });
     expect(rows.find((r) => r.target.startsWith("hybrid p50 at"))!.verdict).toBe("not measured");
+  });
+});
+
+describe("renderReport", () => {
+  const result = (chunks: number, fragments: { all: number; small: number } | null): CheckpointResult => ({
+    ...checkpoint(chunks, 10, 500),
+    foldIn: { ms: 1_000, done: true, outcome: "every index covers every row", observation: { lanceRows: chunks, indexes: [], fragments, lastOptimize: null, running: 0 } },
+    raw: { compactMs: 10, vectorIndexMs: 100, textIndexMs: 10, partitions: 1, diskMb: 10 },
+    rawSearch: { vector: series(5, 6, 0.9), "vector, passages": series(5, 6, 0.96), "full text": series(3, 4) },
+    indexes: [],
+    storeDiskMb: 20,
+    storeLog: [],
+    elapsedMs: 60_000,
+  });
+  const run = {
+    chunks: 300_000,
+    embedder: "hash:384",
+    dimension: 384,
+    cores: 2,
+    node: "v20",
+    lanceThreads: { value: "8", source: "test" },
+    load: { before: 0, after: 0 },
+    wallMs: 60_000,
+    dataDir: "/data",
+    kept: false,
+    queries: { short: 100, passages: 100 },
+  };
+
+  it("gives the store table's fragments (small ones) after fold-in at each checkpoint, and a dash where the store had no table", () => {
+    const report = renderReport(run, [result(100_000, null), result(300_000, { all: 8, small: 5 })]);
+    const maintenance = report.slice(report.indexOf("### Indexes and maintenance"));
+    const header = maintenance.split("\n").find((line) => line.startsWith("| chunks"))!.split("|").map((c) => c.trim());
+    const column = header.indexOf("store table fragments (small) after fold-in");
+    expect(column).toBeGreaterThan(0);
+    const cell = (chunks: string) => maintenance.split("\n").find((line) => line.startsWith(`| ${chunks} |`))!.split("|").map((c) => c.trim())[column];
+    expect(cell("100,000")).toBe("—");
+    expect(cell("300,000")).toBe("8 (5)");
   });
 });
