@@ -294,9 +294,7 @@ export class Maintenance {
       // Queued behind the optimize that started it.
       if (this.annBuild) return { skipped: "the ANN index is being built" };
       if (!(await this.compact(table))) return { still_running: true };
-      const renewedCaches = await this.renewCachesIfStale(table);
-      // Compaction and index merges free what they read; glibc keeps much of it unless trimmed (native-memory.ts).
-      if (!renewedCaches) await releaseFreedMemory({ collect: false });
+      const renewedCaches = await this.freeAfterCompaction(table, "after an optimize");
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
       const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
@@ -341,23 +339,29 @@ export class Maintenance {
   private mergeAfterTraining(table: VectorTable): Promise<RunReport> {
     return this.exclusive(SETTINGS.lastOptimize, async () => {
       if (!(await this.compact(table))) return { still_running: true };
+      const renewedCaches = await this.freeAfterCompaction(table, "after the compaction that ended the ANN build");
       const stats = await table.stats();
       const trainedOn = await this.core.meta.getSetting<number>(annTrainedKey(table));
-      return { rows: stats.rows, ann_index: true, ann_trained_on_rows: trainedOn, after_ann_training: true, fragments: stats.fragments };
+      return { rows: stats.rows, ann_index: true, ann_trained_on_rows: trainedOn, after_ann_training: true, fragments: stats.fragments, ...(renewedCaches ? { renewed_caches: true } : {}) };
     });
   }
 
   /**
-   * After an optimize, whose new index files leave the old ones' cache
+   * After a compaction, whose new index files leave the old ones' cache
    * entries dead: moves the table to a fresh connection once its caches
-   * hold mostly such entries (see cachesWantRenewal). The switch is made
-   * under the commit lock, so no write is under way on the old connection;
-   * searches on it finish there. Not while an ANN build may be reading
-   * through it.
+   * hold mostly such entries (see cachesWantRenewal), else gives back what
+   * the compaction freed (glibc keeps much of it unless trimmed,
+   * native-memory.ts). The switch is made under the commit lock, so no
+   * write is under way on the old connection; searches on it finish there.
+   * Never while an ANN build reads through it: optimizes run when none
+   * does, and the compaction that ends a build comes after its reading.
    */
-  private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
-    if (this.annBuild || !(await table.cachesWantRenewal(this.core.options.cacheRenewalFloorBytes))) return false;
-    await this.renewCaches(table, "after an optimize");
+  private async freeAfterCompaction(table: VectorTable, when: string): Promise<boolean> {
+    if (!(await table.cachesWantRenewal(this.core.options.cacheRenewalFloorBytes))) {
+      await releaseFreedMemory({ collect: false });
+      return false;
+    }
+    await this.renewCaches(table, when);
     return true;
   }
 
@@ -420,13 +424,14 @@ export class Maintenance {
         return true;
       });
       if (!built) return;
+      // Every cache entry of the index a retraining replaced is dead now: at 1M chunks, half the caches. Renewed before
+      // the compaction below, which would otherwise add its memory on top of them (the store's RSS reached 2,183 MB so
+      // at 1M chunks in bench:scale). A failed renewal costs only memory.
+      if (replacing) await this.renewCaches(table, "after the ANN retraining").catch((error) => core.log(`renewing Lance's caches after the ANN retraining failed: ${errorMessage(error)}`));
+      else core.log(`built the ANN index over ${rows} rows: ${describeRelease(await releaseFreedMemory({ collect: false }))}`, "info");
       if (!core.closing.signal.aborted) {
         await this.mergeAfterTraining(table).catch((error) => core.log(`compacting the table after the ANN build failed; the next optimize does it: ${errorMessage(error)}`));
       }
-      // Every cache entry of the index a retraining replaced is dead now: at 1M chunks, half the caches. A failed
-      // renewal costs only memory.
-      if (replacing) await this.renewCaches(table, "after the ANN retraining").catch((error) => core.log(`renewing Lance's caches after the ANN retraining failed: ${errorMessage(error)}`));
-      else core.log(`built the ANN index over ${rows} rows: ${describeRelease(await releaseFreedMemory({ collect: false }))}`, "info");
     })()
       .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
       .finally(() => (this.annBuild = null));
