@@ -569,31 +569,6 @@ describe("status and maintenance", () => {
     await store.close();
   });
 
-  test("an ANN training ends by merging the table's fragments, which no compaction merges between trainings, before the build counts as done", async () => {
-    // Left to the next optimize, that whole-table rewrite (310 s at 1M rows) fell on the writes that came next.
-    const store = await openStore(tmp(), { annMinRows: 300 });
-    const write = (from: number, to: number) => indexRows(store, "merged", from, to);
-    await write(0, 400);
-    await store.optimize();
-    await store.settle();
-    // Each fold-in leaves its own fragment: Lance merges only fragments its indexes cover alike.
-    for (let from = 400; from < 480; from += 20) {
-      await write(from, from + 20);
-      await store.optimize();
-    }
-    const between = await store.status();
-    expect(between.lance).toMatchObject({ rows: 480, index: { indexed_rows: 480, unindexed_rows: 0 } });
-    expect(between.lance?.fragments).toBeGreaterThan(1);
-    await write(480, 500);
-    expect(await store.optimize()).toMatchObject({ rows: 500, ann_training: ANN_TRAINING.started });
-    await store.settle();
-    const trained = await store.status();
-    expect(trained.lance).toMatchObject({ rows: 500, fragments: 1, index: { indexed_rows: 500, unindexed_rows: 0 } });
-    expect(trained.last_optimize).toMatchObject({ ok: true, after_ann_training: true, fragments: 1 });
-    expect((await store.search({ query: "merged row 493", k: 1 })).results[0]?.chunk_id).toBe("merged493");
-    await store.close();
-  });
-
   test("background maintenance retrains the ANN index only once writes pause, unless the table has outgrown it fourfold", async () => {
     // A training takes both cores for minutes at 1M rows: beside a bulk load it slows the writes and is stale when it ends.
     const options = { annMinRows: 300, background: true, gcIntervalMs: 20, optimizeAfterCommits: 1 };
@@ -621,8 +596,7 @@ describe("status and maintenance", () => {
     await write(busy, 400, 700);
     await backgroundOptimize(busy, { rows: 700, ann_training: ANN_TRAINING.waiting, ann_trained_on_rows: 400 });
     await write(busy, 700, 1600);
-    // The training's last step, the compaction it ends with, is the last optimize then.
-    await backgroundOptimize(busy, { rows: 1600, after_ann_training: true, ann_trained_on_rows: 1600 });
+    await backgroundOptimize(busy, { rows: 1600, ann_training: ANN_TRAINING.started, ann_trained_on_rows: 400 });
     // That training covered all 1,600 rows: an optimize asked for now finds none due.
     const now = await busy.optimize();
     expect(now).toMatchObject({ rows: 1600, ann_trained_on_rows: 1600 });
@@ -633,7 +607,7 @@ describe("status and maintenance", () => {
     const pausing = await openStore(tmp(), { ...options, annRetrainQuietMs: 100 });
     await indexed(pausing, 400);
     await write(pausing, 400, 700);
-    await backgroundOptimize(pausing, { rows: 700, after_ann_training: true, ann_trained_on_rows: 700 });
+    await backgroundOptimize(pausing, { rows: 700, ann_training: ANN_TRAINING.started });
     expect(await pausing.optimize()).toMatchObject({ rows: 700, ann_trained_on_rows: 700 });
     await pausing.close();
   });

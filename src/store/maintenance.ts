@@ -293,8 +293,18 @@ export class Maintenance {
       if (!table) return { skipped: "no vectors yet" };
       // Queued behind the optimize that started it.
       if (this.annBuild) return { skipped: "the ANN index is being built" };
-      if (!(await this.compact(table))) return { still_running: true };
-      const renewedCaches = await this.freeAfterCompaction(table, "after an optimize");
+      core.commitsSinceOptimize = 0;
+      const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () =>
+        core.besideWrites(async () => {
+          await core.catchUp(table);
+          return table.optimize(core.options.keepVersionsMs);
+        }),
+      );
+      if (version === undefined) return { still_running: true };
+      await core.meta.noteLanceVersion(table.name, version);
+      const renewedCaches = await this.renewCachesIfStale(table);
+      // Compaction and index merges free what they read; glibc keeps much of it unless trimmed (native-memory.ts).
+      if (!renewedCaches) await releaseFreedMemory({ collect: false });
       const rows = await table.countRows();
       const indexed = await table.hasVectorIndex();
       const trainedOn = await core.meta.getSetting<number>(annTrainedKey(table));
@@ -308,60 +318,17 @@ export class Maintenance {
     });
   }
 
-  /** Compacts, folds new rows into every index and prunes old versions, under the watchdog: false while a hung one runs on. */
-  private async compact(table: VectorTable): Promise<boolean> {
-    const { core } = this;
-    core.commitsSinceOptimize = 0;
-    const version = await core.watchdog.watch("optimize", core.options.optimizeLimitMs, () =>
-      core.besideWrites(async () => {
-        await core.catchUp(table);
-        return table.optimize(core.options.keepVersionsMs);
-      }),
-    );
-    if (version === undefined) return false;
-    await core.meta.noteLanceVersion(table.name, version);
-    return true;
-  }
-
   /**
-   * The compaction that ends an ANN build. Lance merges only fragments its
-   * indexes cover alike, so between trainings each fold-in leaves a fragment
-   * no compaction merges (8 at 1M rows, which cost vector search 2-3 ms
-   * there), and a training, which covers them all with one index segment,
-   * makes the next compaction merge every one of them: it rewrites the whole
-   * table (310 s at 1M rows on 2 cores). Left to the next optimize, that
-   * rewrite fell on the writes that came next (concurrent single-chunk
-   * writes on a 1M store: 668 chunks/s beside it, 1,058-1,077 without) and
-   * searches meanwhile read the unmerged table. Done here, it runs while
-   * the build still counts as running: optimizes and `settle()` wait for it,
-   * and so does a timed reconcile, as beside the build itself.
-   */
-  private mergeAfterTraining(table: VectorTable): Promise<RunReport> {
-    return this.exclusive(SETTINGS.lastOptimize, async () => {
-      if (!(await this.compact(table))) return { still_running: true };
-      const renewedCaches = await this.freeAfterCompaction(table, "after the compaction that ended the ANN build");
-      const stats = await table.stats();
-      const trainedOn = await this.core.meta.getSetting<number>(annTrainedKey(table));
-      return { rows: stats.rows, ann_index: true, ann_trained_on_rows: trainedOn, after_ann_training: true, fragments: stats.fragments, ...(renewedCaches ? { renewed_caches: true } : {}) };
-    });
-  }
-
-  /**
-   * After a compaction, whose new index files leave the old ones' cache
+   * After an optimize, whose new index files leave the old ones' cache
    * entries dead: moves the table to a fresh connection once its caches
-   * hold mostly such entries (see cachesWantRenewal), else gives back what
-   * the compaction freed (glibc keeps much of it unless trimmed,
-   * native-memory.ts). The switch is made under the commit lock, so no
-   * write is under way on the old connection; searches on it finish there.
-   * Never while an ANN build reads through it: optimizes run when none
-   * does, and the compaction that ends a build comes after its reading.
+   * hold mostly such entries (see cachesWantRenewal). The switch is made
+   * under the commit lock, so no write is under way on the old connection;
+   * searches on it finish there. Not while an ANN build may be reading
+   * through it.
    */
-  private async freeAfterCompaction(table: VectorTable, when: string): Promise<boolean> {
-    if (!(await table.cachesWantRenewal(this.core.options.cacheRenewalFloorBytes))) {
-      await releaseFreedMemory({ collect: false });
-      return false;
-    }
-    await this.renewCaches(table, when);
+  private async renewCachesIfStale(table: VectorTable): Promise<boolean> {
+    if (this.annBuild || !(await table.cachesWantRenewal(this.core.options.cacheRenewalFloorBytes))) return false;
+    await this.renewCaches(table, "after an optimize");
     return true;
   }
 
@@ -424,14 +391,10 @@ export class Maintenance {
         return true;
       });
       if (!built) return;
-      // Every cache entry of the index a retraining replaced is dead now: at 1M chunks, half the caches. Renewed before
-      // the compaction below, which would otherwise add its memory on top of them (the store's RSS reached 2,183 MB so
-      // at 1M chunks in bench:scale). A failed renewal costs only memory.
+      // Every cache entry of the index a retraining replaced is dead now: at 1M chunks, half the caches. A failed
+      // renewal costs only memory.
       if (replacing) await this.renewCaches(table, "after the ANN retraining").catch((error) => core.log(`renewing Lance's caches after the ANN retraining failed: ${errorMessage(error)}`));
       else core.log(`built the ANN index over ${rows} rows: ${describeRelease(await releaseFreedMemory({ collect: false }))}`, "info");
-      if (!core.closing.signal.aborted) {
-        await this.mergeAfterTraining(table).catch((error) => core.log(`compacting the table after the ANN build failed; the next optimize does it: ${errorMessage(error)}`));
-      }
     })()
       .catch((error) => core.log(`building the ANN index failed, will retry: ${errorMessage(error)}`))
       .finally(() => (this.annBuild = null));
